@@ -1,0 +1,1 @@
+"""Chaos harness: a Toxiproxy-compatible server, real processes, scenarios."""

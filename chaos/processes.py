@@ -1,0 +1,173 @@
+"""Real processes on 127.0.0.1 for tests and chaos scenarios: redis-server and
+daphne (through `realtime serve`), each on a free port, each stopped for sure."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until(check: object, timeout: float, what: str, interval: float = 0.05) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what} not ready within {timeout} s")
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Redis:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"redis://{HOST}:{self.port}/0"
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def start_redis(port: int | None = None) -> Redis:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (see README: prerequisites)")
+    port = port or free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    redis = Redis(port, process)
+    try:
+        wait_until(lambda: port_open(port), 10, "redis-server")
+    except TimeoutError:
+        redis.stop()
+        raise
+    return redis
+
+
+@dataclass
+class Daphne:
+    port: int
+    env: dict[str, str]
+    log_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    output: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.output = self.log_dir / f"daphne-{self.port}.out"
+
+    @property
+    def http(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def ws(self) -> str:
+        return f"ws://{HOST}:{self.port}/ws/orders/"
+
+    def start(self, timeout: float = 30) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.output.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "realtime.cli", "serve", "--port", str(self.port)],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_until(self.live, timeout, f"daphne on {self.port}", interval=0.1)
+        except TimeoutError:
+            self.stop()
+            raise
+
+    def live(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {self.process.returncode}: see {self.output}")
+        try:
+            with urllib.request.urlopen(f"{self.http}/health/live", timeout=1) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+    def manage(self, *args: str) -> str:
+        """Run `realtime ARGS` against this server's settings; returns stdout."""
+        result = subprocess.run(
+            [sys.executable, "-m", "realtime.cli", *args],
+            env=self.env,
+            capture_output=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout.decode().strip()
+
+
+def server_env(
+    *, database_url: str, log_dir: Path, redis_url: str = "", extra: Mapping[str, str] = {}
+) -> dict[str, str]:
+    inherited = ("WEBSOCKET_", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "LOG_DIR": str(log_dir),
+            "SECRET_KEY": "chaos-and-tests-secret-key-0123456789abcdef",
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    env.update(extra)
+    return env
+
+
+def stop_process(process: subprocess.Popen[bytes], grace: float = 10) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)

@@ -1,0 +1,1 @@
+"""Real-time order-status updates over WebSockets, served by daphne."""

@@ -1,0 +1,100 @@
+"""`realtime serve | token | demo | prune` (DESIGN §7)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "realtime.settings")
+    import django
+
+    django.setup()
+
+
+def _migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import realtime.server  # first: it installs the reactor daphne needs
+
+    _setup()
+    _migrate()
+    realtime.server.serve(args.host, args.port)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    _setup()
+    from realtime.orders.accounts import token_for
+
+    try:
+        print(token_for(args.username, staff=args.staff, create=args.create, ttl=args.ttl))
+    except LookupError as exc:
+        print(f"realtime token: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _setup()
+    _migrate()
+    from realtime.orders.accounts import DEMO_PASSWORD, seed_demo
+
+    tokens = seed_demo(args.ttl)
+    print(f"Demo users (password {DEMO_PASSWORD!r}):")
+    for username, token in tokens.items():
+        print(f"  {username:8} {token}")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    _setup()
+    from django.conf import settings
+
+    from realtime.orders.service import prune_events
+
+    retention = settings.EVENT_RETENTION if args.retention is None else args.retention
+    print(f"pruned {prune_events(retention)} events older than {retention} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="realtime", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate if needed and serve with daphne")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=cmd_serve)
+
+    token = commands.add_parser("token", help="print a token for USERNAME and nothing else")
+    token.add_argument("username")
+    token.add_argument("--staff", action="store_true")
+    token.add_argument("--create", action="store_true")
+    token.add_argument("--ttl", type=int, default=None, help="seconds")
+    token.set_defaults(run=cmd_token)
+
+    demo = commands.add_parser("demo", help="create demo users and orders, print tokens")
+    demo.add_argument("--ttl", type=int, default=86400, help="token lifetime in seconds")
+    demo.set_defaults(run=cmd_demo)
+
+    prune = commands.add_parser("prune", help="delete events older than EVENT_RETENTION")
+    prune.add_argument("--retention", type=int, default=None, help="seconds")
+    prune.set_defaults(run=cmd_prune)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

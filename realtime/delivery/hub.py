@@ -1,0 +1,268 @@
+"""The process-wide hub: one channel-layer subscription fans events out to the
+process's connections (DESIGN §3, §4).
+
+Events reach the hub in seq order or with gaps (a dropped or reordered
+message, a Redis outage); a gap is filled from the database before the newer
+event is dispatched, and a periodic repair reads whatever came after the
+cursor. Because seq is assigned in commit order, an event that has arrived
+proves every smaller seq is already committed and readable. The same loop
+ticks every connection's heartbeat, so idle connections hold no tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from realtime.delivery import replay
+from realtime.delivery.events import MESSAGE_TYPE, Event
+from realtime.delivery.publisher import EVENTS_GROUP, layer_call
+from realtime.observability import metrics
+from realtime.orders.service import latest_seq
+from realtime.ws.heartbeat import tick_period
+from realtime.ws.protocol import Scope
+
+logger = logging.getLogger("realtime.delivery")
+
+REPAIR_PAGE = 500
+RECEIVE_BACKOFF = 0.5
+
+
+class Subscriber(Protocol):
+    user_id: int
+
+    def deliver(self, event: Event) -> None: ...
+
+    def tick(self, now: float) -> None: ...
+
+    def shutdown(self, code: int, reason: str) -> None: ...
+
+
+class Hub:
+    def __init__(self, heartbeat_interval: float, heartbeat_timeout: float) -> None:
+        self.cursor = 0
+        self.tick_period = tick_period(heartbeat_interval, heartbeat_timeout)
+        self.repair_interval = max(self.tick_period, min(heartbeat_interval / 2, 5.0))
+        self.subscribers: set[Subscriber] = set()
+        self.draining = False
+        self._per_user: dict[int, int] = {}
+        self._mine: dict[int, set[Subscriber]] = {}
+        self._orders: dict[int, set[Subscriber]] = {}
+        self._all: set[Subscriber] = set()
+        self._lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started: asyncio.Future[None] | None = None
+        self._channel: str | None = None
+        self._joined = False
+
+    # Lifecycle
+
+    async def start(self) -> None:
+        """Idempotent: the first caller starts the hub, the rest wait for it."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_future()
+            try:
+                self.cursor = await database_sync_to_async(latest_seq)()
+                layer = get_channel_layer()
+                if layer is not None:
+                    self._channel = await layer.new_channel("hub.")
+                    await self._join()
+                    self._tasks.append(asyncio.create_task(self._receive_loop()))
+                self._tasks.append(asyncio.create_task(self._tick_loop()))
+                self._started.set_result(None)
+            except BaseException as exc:
+                self._started.set_exception(exc)
+                self._started = None
+                raise
+        await asyncio.shield(self._started)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._started = None
+
+    def close_all(self, code: int, reason: str) -> None:
+        """Ask every connection to close (graceful drain on SIGTERM)."""
+        self.draining = True
+        for subscriber in tuple(self.subscribers):
+            subscriber.shutdown(code, reason)
+
+    # Membership
+
+    def count_for(self, user_id: int) -> int:
+        return self._per_user.get(user_id, 0)
+
+    def register(self, subscriber: Subscriber) -> None:
+        if subscriber in self.subscribers:
+            return
+        self.subscribers.add(subscriber)
+        self._per_user[subscriber.user_id] = self.count_for(subscriber.user_id) + 1
+        metrics.OPEN_CONNECTIONS.set(len(self.subscribers))
+
+    def unregister(self, subscriber: Subscriber, scopes: Iterable[Scope]) -> None:
+        if subscriber not in self.subscribers:
+            return
+        for scope in tuple(scopes):
+            self.unsubscribe(subscriber, scope)
+        self.subscribers.discard(subscriber)
+        left = self.count_for(subscriber.user_id) - 1
+        if left > 0:
+            self._per_user[subscriber.user_id] = left
+        else:
+            self._per_user.pop(subscriber.user_id, None)
+        metrics.OPEN_CONNECTIONS.set(len(self.subscribers))
+
+    def subscribe(self, subscriber: Subscriber, scope: Scope) -> None:
+        if scope.kind == "all":
+            self._all.add(subscriber)
+        else:
+            index, key = self._index(subscriber, scope)
+            index.setdefault(key, set()).add(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber, scope: Scope) -> None:
+        if scope.kind == "all":
+            self._all.discard(subscriber)
+            return
+        index, key = self._index(subscriber, scope)
+        members = index.get(key)
+        if members is not None:
+            members.discard(subscriber)
+            if not members:
+                del index[key]
+
+    def _index(
+        self, subscriber: Subscriber, scope: Scope
+    ) -> tuple[dict[int, set[Subscriber]], int]:
+        if scope.kind == "mine":
+            return self._mine, subscriber.user_id
+        assert scope.order_id is not None
+        return self._orders, scope.order_id
+
+    def group_sizes(self) -> tuple[int, int, int]:
+        """Members of mine, order and all groups: all zero once every client left."""
+        return (
+            sum(len(m) for m in self._mine.values()),
+            sum(len(m) for m in self._orders.values()),
+            len(self._all),
+        )
+
+    # Delivery
+
+    async def accept(self, event: Event) -> None:
+        async with self._lock:
+            if event.seq <= self.cursor:
+                return
+            if event.seq > self.cursor + 1:
+                await self._fill(before=event.seq)
+            self._dispatch(event)
+
+    async def repair(self) -> int:
+        """Dispatch whatever the database holds past the cursor; returns how many."""
+        async with self._lock:
+            return await self._fill(before=None)
+
+    async def _fill(self, before: int | None) -> int:
+        filled = 0
+        for _ in range(10_000):
+            events = await database_sync_to_async(replay.fetch_events)(
+                self.cursor, before=before, limit=REPAIR_PAGE
+            )
+            for event in events:
+                self._dispatch(event)
+            filled += len(events)
+            if len(events) < REPAIR_PAGE:
+                break
+        if filled:
+            metrics.REPAIRED_EVENTS.inc(filled)
+        return filled
+
+    def _dispatch(self, event: Event) -> None:
+        self.cursor = event.seq
+        metrics.DELIVERY_LAG.observe(max(0.0, time.time() - event.published_at))
+        targets: list[Subscriber] = []
+        targets.extend(self._mine.get(event.owner_id, ()))
+        targets.extend(self._orders.get(event.order_id, ()))
+        targets.extend(self._all)
+        for subscriber in targets:
+            subscriber.deliver(event)
+
+    # Loops
+
+    async def _join(self) -> None:
+        layer = get_channel_layer()
+        if layer is not None and self._channel is not None:
+            self._joined = await layer_call(
+                "group_add", layer.group_add(EVENTS_GROUP, self._channel)
+            )
+
+    async def _receive_loop(self) -> None:
+        layer = get_channel_layer()
+        assert layer is not None
+        assert self._channel is not None
+        while True:
+            try:
+                message: dict[str, Any] = await layer.receive(self._channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                metrics.LAYER_ERRORS.labels(operation="receive").inc()
+                logger.warning("channel layer receive failed: %s", type(exc).__name__)
+                self._joined = False
+                await asyncio.sleep(RECEIVE_BACKOFF)
+                continue
+            if message.get("type") == MESSAGE_TYPE:
+                try:
+                    event = Event.from_message(message)
+                except (KeyError, TypeError, ValueError):
+                    logger.warning("dropped a malformed channel-layer message")
+                    continue
+                await self._guarded(self.accept(event), "dispatch")
+
+    async def _tick_loop(self) -> None:
+        next_repair = time.monotonic() + self.repair_interval
+        while True:
+            await asyncio.sleep(self.tick_period)
+            now = time.monotonic()
+            for subscriber in tuple(self.subscribers):
+                try:
+                    subscriber.tick(now)
+                except Exception:
+                    logger.exception("heartbeat tick failed")
+            if now >= next_repair:
+                next_repair = now + self.repair_interval
+                if not self._joined:
+                    await self._join()
+                await self._guarded(self.repair(), "repair")
+
+    async def _guarded(self, work: Any, what: str) -> None:
+        """A failing database must not end the hub's loops; the next tick retries."""
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("hub %s failed: %s: %s", what, type(exc).__name__, exc)
+
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+metrics.GROUP_MEMBERS.set_function(lambda: sum(sum(h.group_sizes()) for h in list(_hubs.values())))
+
+
+def get_hub() -> Hub:
+    """The hub of the running event loop (one per server process)."""
+    loop = asyncio.get_running_loop()
+    hub = _hubs.get(loop)
+    if hub is None:
+        hub = Hub(settings.WEBSOCKET_HEARTBEAT_INTERVAL, settings.WEBSOCKET_HEARTBEAT_TIMEOUT)
+        _hubs[loop] = hub
+    return hub

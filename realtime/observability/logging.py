@@ -1,0 +1,177 @@
+"""Logging (DESIGN §5): `websocket.log` with one line per lifecycle event,
+rotated, text or JSON; secrets redacted from every line; a repeated identical
+warning is rate-limited and the next line that passes says how many were held."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import re
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+LIFECYCLE_LOGGER = "realtime.ws"
+
+_SECRET_PATTERNS = [
+    (re.compile(r"(?i)([?&]token=)[^&\s\"']+"), r"\1[redacted]"),
+    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1[redacted]"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
+    (
+        re.compile(r"(?i)([\"']?(?:password|secret|token)[\"']?\s*[:=]\s*[\"']?)[^\"'&\s,}]+"),
+        r"\1[redacted]",
+    ),
+]
+
+
+def redact(text: str) -> str:
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites the record so that no handler ever sees a secret."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            record.fields = {k: redact(v) if isinstance(v, str) else v for k, v in fields.items()}
+        return True
+
+
+class RepeatFilter(logging.Filter):
+    """Passes the first of identical WARNING-or-worse lines per `window` seconds."""
+
+    def __init__(self, window: float = 60.0) -> None:
+        super().__init__()
+        self.window = window
+        self._seen: dict[tuple[str, int, str], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        now = time.monotonic()
+        with self._lock:
+            first, suppressed = self._seen.get(key, (0.0, 0))
+            if now - first < self.window:
+                self._seen[key] = (first, suppressed + 1)
+                return False
+            self._seen[key] = (now, 0)
+            if len(self._seen) > 1000:
+                self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window}
+        if suppressed:
+            record.msg = f"{record.getMessage()} (suppressed {suppressed} repeats)"
+            record.args = ()
+            record.suppressed = suppressed
+        return True
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{_timestamp(record)} {record.levelname} {record.name} {record.getMessage()}"
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            line += "".join(f" {k}={_text_value(v)}" for k, v in fields.items())
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+def _text_value(value: object) -> str:
+    text = str(value)
+    return json.dumps(text) if (not text or any(c.isspace() for c in text)) else text
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": _timestamp(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
+        return json.dumps(entry, default=str)
+
+
+def log_event(
+    logger: logging.Logger, event: str, level: int = logging.INFO, **fields: object
+) -> None:
+    """One lifecycle line: the event name plus key=value fields."""
+    logger.log(level, event, extra={"fields": fields})
+
+
+def configure(options: dict[str, Any]) -> None:
+    """Django's LOGGING_CONFIG hook; `options` is settings.LOGGING."""
+    log_dir = Path(options["log_dir"])
+    log_dir.mkdir(parents=True, exist_ok=True)
+    formatter = "json" if options.get("format") == "json" else "text"
+    level = options.get("level", "INFO")
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {
+                "redact": {"()": RedactingFilter},
+                "repeats": {"()": RepeatFilter},
+            },
+            "formatters": {
+                "text": {"()": TextFormatter},
+                "json": {"()": JsonFormatter},
+            },
+            "handlers": {
+                "websocket_file": {
+                    "class": "logging.handlers.RotatingFileHandler",
+                    "filename": str(log_dir / "websocket.log"),
+                    "maxBytes": 20 * 1024 * 1024,
+                    "backupCount": 5,
+                    "encoding": "utf-8",
+                    "formatter": formatter,
+                    "filters": ["redact", "repeats"],
+                },
+                "console": {
+                    "class": "logging.StreamHandler",
+                    "formatter": formatter,
+                    "filters": ["redact", "repeats"],
+                },
+            },
+            "loggers": {
+                "realtime": {"handlers": ["websocket_file", "console"], "level": level},
+                "realtime.http": {
+                    "handlers": ["console"],
+                    "level": level,
+                    "propagate": False,
+                },
+                "django": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
+                # 4xx answers are the client's doing and already carry a JSON body.
+                "django.request": {"level": "ERROR"},
+                "daphne": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
+            },
+        }
+    )

@@ -1,0 +1,32 @@
+"""Prometheus metrics (DESIGN §5)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OPEN_CONNECTIONS = Gauge("ws_connections_open", "WebSocket connections open now")
+CONNECTIONS_CLOSED = Counter(
+    "ws_connections_total", "WebSocket connections closed, by close code", ["code"]
+)
+MESSAGES_SENT = Counter("ws_messages_sent_total", "Frames sent to clients")
+MESSAGES_RECEIVED = Counter("ws_messages_received_total", "Frames received from clients")
+SEND_FAILURES = Counter("ws_send_failures_total", "Sends that failed and closed the connection")
+HEARTBEAT_TIMEOUTS = Counter("ws_heartbeat_timeouts_total", "Connections closed with 4408")
+SLOW_CONSUMER_CLOSES = Counter("ws_slow_consumer_closes_total", "Connections closed with 4409")
+RESUME_REPLAYS = Counter("ws_resume_replays_total", "Resumes served from the event log")
+REPLAYED_EVENTS = Counter("ws_replayed_events_total", "Events sent by resumes")
+REPAIRED_EVENTS = Counter(
+    "ws_repaired_events_total", "Events the hub read from the database after a channel-layer gap"
+)
+DELIVERY_LAG = Histogram(
+    "ws_delivery_lag_seconds",
+    "Time from publish to dispatch by the hub",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+LAYER_ERRORS = Counter(
+    "channel_layer_errors_total", "Channel-layer calls that failed or were refused", ["operation"]
+)
+GROUP_MEMBERS = Gauge("ws_group_members", "Connections' memberships of mine, order and all groups")
+BREAKER_STATE = Gauge(
+    "channel_layer_breaker_state", "Channel-layer circuit breaker: 0 closed, 1 open, 2 half-open"
+)

@@ -1,0 +1,41 @@
+"""Users and tokens for scripts, tests and the demo."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+
+from realtime.orders import service
+from realtime.tokens import issue_token
+
+DEMO_PASSWORD = "demo-password"
+DEMO_USERS = (("alice", False), ("bob", False), ("kitchen", True))
+
+
+def token_for(
+    username: str, *, staff: bool = False, create: bool = False, ttl: int | None = None
+) -> str:
+    users = get_user_model().objects
+    user = users.filter(username=username).first()
+    if user is None:
+        if not create:
+            raise LookupError(f"no such user: {username} (use --create)")
+        user = users.create_user(username=username, is_staff=staff)
+    elif staff and not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    return issue_token(user.pk, user.get_username(), bool(user.is_staff), ttl)
+
+
+def seed_demo(ttl: int | None = None) -> dict[str, str]:
+    """Demo users with a known password and a few orders; returns their tokens."""
+    users = get_user_model().objects
+    tokens = {}
+    for username, staff in DEMO_USERS:
+        user = users.filter(username=username).first()
+        if user is None:
+            user = users.create_user(username=username, password=DEMO_PASSWORD, is_staff=staff)
+            if not staff:
+                service.create_order(user, [{"name": "flat white", "qty": 1}])
+                service.create_order(user, [{"name": "croissant", "qty": 2}])
+        tokens[username] = issue_token(user.pk, username, bool(user.is_staff), ttl)
+    return tokens

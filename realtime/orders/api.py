@@ -1,0 +1,209 @@
+"""The JSON HTTP API (DESIGN §2), with its OpenAPI schema at /api/docs."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, NinjaAPI, Schema
+from ninja import Status as Reply
+from ninja.errors import AuthenticationError, ValidationError
+from ninja.security import HttpBearer
+
+from realtime.delivery.replay import Visibility, fetch_events
+from realtime.orders import service
+from realtime.orders.states import Status
+from realtime.orders.visibility import user_active, visible_orders
+from realtime.tokens import Principal, TokenError, issue_token, verify_token
+
+MAX_PAGE = 500
+
+
+class BearerAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
+        try:
+            principal = verify_token(token)
+        except TokenError:
+            return None
+        return principal if user_active(principal.user_id) else None
+
+
+api = NinjaAPI(title="Order updates", version="1", auth=BearerAuth(), urls_namespace="api")
+
+
+@api.exception_handler(AuthenticationError)
+def unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": "missing, invalid or expired bearer token"}, status=401
+    )
+
+
+@api.exception_handler(ValidationError)
+def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": "invalid request", "errors": exc.errors}, status=422
+    )
+
+
+class TokenIn(Schema):
+    username: str = Field(max_length=150)
+    password: str = Field(max_length=256)
+
+
+class TokenOut(Schema):
+    token: str
+    user: str
+    staff: bool
+
+
+class Item(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    qty: int = Field(ge=1, le=1000)
+
+
+class OrderIn(Schema):
+    items: list[Item] = Field(min_length=1, max_length=50)
+    owner: str | None = None
+    meta: dict[str, Any] | None = None
+
+
+class OrderPatch(Schema):
+    status: Status
+    meta: dict[str, Any] | None = None
+
+
+class OrderOut(Schema):
+    id: int
+    owner: str
+    status: str
+    version: int
+    items: list[dict[str, Any]]
+    created_at: str
+    updated_at: str
+
+
+class EventOut(Schema):
+    seq: int
+    order: dict[str, Any]
+    published_at: float
+    meta: dict[str, Any]
+
+
+class EventsOut(Schema):
+    events: list[EventOut]
+    cursor: int
+    more: bool
+
+
+class Message(Schema):
+    detail: str
+
+
+def principal_of(request: HttpRequest) -> Principal:
+    auth = getattr(request, "auth", None)
+    assert isinstance(auth, Principal)
+    return auth
+
+
+@api.post("/token/", auth=None, response={200: TokenOut, 401: Message})
+def token(request: HttpRequest, body: TokenIn) -> Reply[dict[str, Any]]:
+    user = authenticate(request, username=body.username, password=body.password)
+    if user is None or not user.is_active:
+        return Reply(401, {"detail": "wrong username or password"})
+    staff = bool(getattr(user, "is_staff", False))
+    return Reply(
+        200,
+        {
+            "token": issue_token(user.pk, user.get_username(), staff),
+            "user": user.get_username(),
+            "staff": staff,
+        },
+    )
+
+
+@api.get("/orders/", response=list[OrderOut])
+def list_orders(
+    request: HttpRequest, limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 200, after_id: int = 0
+) -> list[dict[str, Any]]:
+    who = principal_of(request)
+    orders = visible_orders(who.user_id, who.staff).filter(pk__gt=after_id)[:limit]
+    return [order.as_dict() for order in orders]
+
+
+@api.post("/orders/", response={201: OrderOut, 403: Message, 404: Message, 422: Message})
+def create_order(request: HttpRequest, body: OrderIn) -> Reply[dict[str, Any]]:
+    who = principal_of(request)
+    owner: AbstractBaseUser | None
+    users = get_user_model().objects
+    if body.owner is not None and body.owner != who.username:
+        if not who.staff:
+            return Reply(403, {"detail": "only staff may create orders for another user"})
+        owner = users.filter(username=body.owner, is_active=True).first()
+        if owner is None:
+            return Reply(404, {"detail": f"no such user: {body.owner}"})
+    else:
+        owner = users.get(pk=who.user_id)
+    try:
+        order = service.create_order(owner, [item.dict() for item in body.items], body.meta)
+    except ValueError as exc:
+        return Reply(422, {"detail": str(exc)})
+    return Reply(201, order.as_dict())
+
+
+@api.get("/orders/{order_id}/", response={200: OrderOut, 404: Message})
+def get_order(request: HttpRequest, order_id: int) -> Reply[dict[str, Any]]:
+    who = principal_of(request)
+    order = visible_orders(who.user_id, who.staff).filter(pk=order_id).first()
+    if order is None:
+        return Reply(404, {"detail": "order not found"})
+    return Reply(200, order.as_dict())
+
+
+@api.patch(
+    "/orders/{order_id}/",
+    response={200: OrderOut, 403: Message, 404: Message, 409: Message, 422: Message},
+)
+def patch_order(request: HttpRequest, order_id: int, body: OrderPatch) -> Reply[dict[str, Any]]:
+    who = principal_of(request)
+    if not visible_orders(who.user_id, who.staff).filter(pk=order_id).exists():
+        return Reply(404, {"detail": "order not found"})
+    if not who.staff and body.status != Status.CANCELLED:
+        return Reply(403, {"detail": "customers may only cancel their orders"})
+    try:
+        order = service.change_status(order_id, body.status, body.meta)
+    except service.TransitionError as exc:
+        return Reply(409, {"detail": str(exc)})
+    except ValueError as exc:
+        return Reply(422, {"detail": str(exc)})
+    return Reply(200, order.as_dict())
+
+
+@api.get("/events/", response={200: EventsOut, 410: Message})
+def events(
+    request: HttpRequest,
+    since: Annotated[int, Field(ge=0)] = 0,
+    limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+) -> Reply[dict[str, Any]]:
+    """Replay over HTTP: the caller's events after `since`, in seq order."""
+    who = principal_of(request)
+    if since < service.pruned_through():
+        return Reply(410, {"detail": "history before this seq is gone: refetch /api/orders/"})
+    # Read the head first: every event up to it is committed, so the page covers it.
+    latest = service.latest_seq()
+    page = fetch_events(
+        since, limit=limit + 1, visibility=Visibility(user_id=who.user_id, everything=who.staff)
+    )
+    more = len(page) > limit
+    page = page[:limit]
+    last = page[-1].seq if page else since
+    return Reply(
+        200,
+        {
+            "events": [json.loads(event.frame) for event in page],
+            "cursor": last if more else max(since, latest, last),
+            "more": more,
+        },
+    )

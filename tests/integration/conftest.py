@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from chaos.processes import Daphne, Redis, free_port, server_env, start_redis
+
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+FAST = {
+    "WEBSOCKET_HEARTBEAT_INTERVAL": "0.5",
+    "WEBSOCKET_HEARTBEAT_TIMEOUT": "2",
+    "WEBSOCKET_MAX_MESSAGE_BYTES": "4096",
+    "SHUTDOWN_GRACE": "4",
+}
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    redis = start_redis()
+    yield redis
+    redis.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    name = f"realtime_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Stack:
+    server: Daphne
+    tokens: dict[str, str]
+
+    @property
+    def log(self) -> Path:
+        return self.server.log_dir / "websocket.log"
+
+
+def make_server(
+    tmp: Path, database: str, layer: str, request: pytest.FixtureRequest, **extra: str
+) -> Daphne:
+    if database == "postgres":
+        database_url = request.getfixturevalue("postgres_url")
+    else:
+        database_url = f"sqlite:///{tmp / 'db.sqlite3'}"
+    redis_url = request.getfixturevalue("redis_server").url if layer == "redis" else ""
+    log_dir = tmp / "logs"
+    env = server_env(
+        database_url=database_url, log_dir=log_dir, redis_url=redis_url, extra={**FAST, **extra}
+    )
+    return Daphne(free_port(), env, log_dir)
+
+
+def seed_tokens(server: Daphne) -> dict[str, str]:
+    return {
+        "alice": server.manage("token", "alice", "--create"),
+        "bob": server.manage("token", "bob", "--create"),
+        "staff": server.manage("token", "staff", "--create", "--staff"),
+    }
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        ("sqlite", "memory"),
+        ("sqlite", "redis"),
+        ("postgres", "memory"),
+        ("postgres", "redis"),
+    ],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    database, layer = request.param
+    server = make_server(tmp_path_factory.mktemp(f"{database}-{layer}"), database, layer, request)
+    server.start()
+    try:
+        yield Stack(server, seed_tokens(server))
+    finally:
+        server.stop()

@@ -1,0 +1,94 @@
+"""The hub fills channel-layer gaps from the database, in seq order, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+
+from realtime.delivery.events import Event
+from realtime.delivery.hub import Hub
+from realtime.orders import service
+from realtime.orders.states import Status
+from realtime.ws.protocol import MINE, Scope
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
+
+
+@dataclass(eq=False)
+class Recorder:
+    user_id: int
+    events: list[Event] = field(default_factory=list)
+
+    def deliver(self, event: Event) -> None:
+        self.events.append(event)
+
+    def tick(self, now: float) -> None:
+        pass
+
+    def shutdown(self, code: int, reason: str) -> None:
+        pass
+
+
+def make_events(count: int) -> tuple[int, list[int]]:
+    owner = get_user_model().objects.create_user("owner")
+    order = service.create_order(owner, [{"name": "tea", "qty": 1}])
+    statuses = [Status.CONFIRMED, Status.PREPARING, Status.READY, Status.DELIVERED]
+    for status in statuses[: count - 1]:
+        service.change_status(order.pk, status)
+    return owner.pk, list(service.latest_seq() - i for i in reversed(range(count)))
+
+
+async def test_a_gap_is_filled_from_the_database_before_the_newer_event() -> None:
+    """When seq 4 arrives after 1, the hub delivers 2 and 3 from the database first."""
+    owner_id, seqs = await database_sync_to_async(make_events)(4)
+    hub = Hub(heartbeat_interval=25, heartbeat_timeout=60)
+    hub.cursor = seqs[0] - 1
+    recorder = Recorder(owner_id)
+    hub.register(recorder)
+    hub.subscribe(recorder, MINE)
+    live = Event(seqs[0], 1, owner_id, 1, 0.0, "{}")
+    await hub.accept(live)
+    newest = Event(seqs[3], 1, owner_id, 4, 0.0, "{}")
+    await hub.accept(newest)
+    await hub.accept(Event(seqs[2], 1, owner_id, 3, 0.0, "{}"))
+    assert [e.seq for e in recorder.events] == seqs
+    assert hub.cursor == seqs[3]
+
+
+async def test_repair_delivers_what_the_layer_dropped() -> None:
+    """repair() reads every event past the cursor, so a drop converges without a new event."""
+    owner_id, seqs = await database_sync_to_async(make_events)(2)
+    hub = Hub(heartbeat_interval=25, heartbeat_timeout=60)
+    hub.cursor = seqs[0] - 1
+    recorder = Recorder(owner_id)
+    hub.register(recorder)
+    hub.subscribe(recorder, MINE)
+    assert await hub.repair() == 2
+    assert await hub.repair() == 0
+    assert [e.seq for e in recorder.events] == seqs
+
+
+async def test_events_route_only_to_matching_groups() -> None:
+    """mine goes to the owner, order:<id> to its watchers, all to staff; leaving empties groups."""
+    hub = Hub(heartbeat_interval=25, heartbeat_timeout=60)
+    owner, other, staff, watcher = Recorder(1), Recorder(2), Recorder(3), Recorder(4)
+    for recorder in (owner, other, staff, watcher):
+        hub.register(recorder)
+        hub.subscribe(recorder, MINE)
+    hub.subscribe(staff, Scope("all"))
+    hub.subscribe(watcher, Scope("order", 7))
+    hub.cursor = 9
+    await hub.accept(Event(10, 7, 1, 1, 0.0, "{}"))
+    assert [len(r.events) for r in (owner, other, staff, watcher)] == [1, 0, 1, 1]
+    for recorder, scopes in (
+        (owner, [MINE]),
+        (other, [MINE]),
+        (staff, [MINE, Scope("all")]),
+        (watcher, [MINE, Scope("order", 7)]),
+    ):
+        hub.unregister(recorder, scopes)
+    assert hub.group_sizes() == (0, 0, 0)
+    assert hub.count_for(1) == 0

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import json
+import logging
+
+from realtime.observability.logging import (
+    JsonFormatter,
+    RedactingFilter,
+    RepeatFilter,
+    TextFormatter,
+    redact,
+)
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+
+
+def record(msg: str, level: int = logging.INFO, **extra: object) -> logging.LogRecord:
+    rec = logging.LogRecord("realtime.ws", level, __file__, 1, msg, (), None)
+    for key, value in extra.items():
+        setattr(rec, key, value)
+    return rec
+
+
+def test_redacts_tokens_passwords_and_jwts() -> None:
+    """Query tokens, bearer tokens, bare JWTs and passwords never survive redaction."""
+    line = redact(
+        f"GET /ws/orders/?since=3&token={JWT} Authorization: Bearer abc.def "
+        'body {"password": "hunter2"} password=hunter3'
+    )
+    for secret in (JWT, "abc.def", "hunter2", "hunter3"):
+        assert secret not in line
+    assert "since=3" in line
+
+
+def test_filter_redacts_fields_and_tracebacks() -> None:
+    """The filter cleans the message, structured fields and the traceback text."""
+    rec = record("connect %s", fields={"peer": f"x?token={JWT}"})
+    rec.args = (JWT,)
+    try:
+        raise ValueError(JWT)
+    except ValueError:
+        import sys
+
+        rec.exc_info = sys.exc_info()
+    RedactingFilter().filter(rec)
+    text = TextFormatter().format(rec)
+    assert JWT not in text
+    assert "[redacted" in text
+
+
+def test_repeated_warnings_are_suppressed_and_counted() -> None:
+    """Identical warnings within the window pass once; the next pass reports the count."""
+    repeats = RepeatFilter(window=0.0)
+    assert repeats.filter(record("redis down", logging.WARNING))
+    repeats.window = 60.0
+    assert not repeats.filter(record("redis down", logging.WARNING))
+    assert not repeats.filter(record("redis down", logging.WARNING))
+    repeats.window = 0.0
+    passed = record("redis down", logging.WARNING)
+    assert repeats.filter(passed)
+    assert passed.getMessage() == "redis down (suppressed 2 repeats)"
+    assert all(repeats.filter(record("connect")) for _ in range(3))
+
+
+def test_json_lines_carry_fields() -> None:
+    """LOG_FORMAT=json writes one object per line with the event's fields."""
+    line = JsonFormatter().format(record("close", fields={"code": 4408, "conn": "c1"}))
+    entry = json.loads(line)
+    assert entry["event"] == "close"
+    assert entry["code"] == 4408
+    assert entry["level"] == "INFO"
+
+
+def test_text_lines_quote_values_with_spaces() -> None:
+    """Text lines are key=value; a value with spaces is quoted."""
+    line = TextFormatter().format(record("close", fields={"reason": "client closed", "code": 1000}))
+    assert line.endswith('close reason="client closed" code=1000')

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from realtime.tokens import issue_token
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def users() -> dict[str, Any]:
+    model = get_user_model()
+    return {
+        "alice": model.objects.create_user("alice", password="pw-alice"),
+        "bob": model.objects.create_user("bob", password="pw-bob"),
+        "staff": model.objects.create_user("staff", password="pw-staff", is_staff=True),
+    }
+
+
+def auth(user: Any) -> dict[str, str]:
+    token = issue_token(user.pk, user.username, user.is_staff)
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def post(client: Client, path: str, body: object, user: Any) -> Any:
+    return client.post(path, json.dumps(body), content_type="application/json", **auth(user))
+
+
+def patch(client: Client, path: str, body: object, user: Any) -> Any:
+    return client.patch(path, json.dumps(body), content_type="application/json", **auth(user))
+
+
+def test_token_endpoint_issues_a_token_for_good_credentials(users: dict[str, Any]) -> None:
+    """POST /api/token/ returns a token for the right password and 401 otherwise."""
+    client = Client()
+    ok = client.post(
+        "/api/token/",
+        {"username": "alice", "password": "pw-alice"},
+        content_type="application/json",
+    )
+    assert ok.status_code == 200
+    assert ok.json()["user"] == "alice"
+    bad = client.post(
+        "/api/token/", {"username": "alice", "password": "nope"}, content_type="application/json"
+    )
+    assert bad.status_code == 401
+    assert bad.json()["detail"] == "wrong username or password"
+
+
+def test_requests_without_a_valid_token_get_401_with_a_body(users: dict[str, Any]) -> None:
+    """A missing or bad bearer token is a 401 with a JSON detail."""
+    client = Client()
+    assert client.get("/api/orders/").status_code == 401
+    response = client.get("/api/orders/", HTTP_AUTHORIZATION="Bearer nonsense")
+    assert response.status_code == 401
+    assert "token" in response.json()["detail"]
+
+
+def test_owners_see_their_orders_and_staff_see_all(users: dict[str, Any]) -> None:
+    """List and get are filtered by owner; staff see every order."""
+    client = Client()
+    mine = post(client, "/api/orders/", {"items": [{"name": "tea", "qty": 1}]}, users["alice"])
+    assert mine.status_code == 201
+    assert mine.json()["status"] == "pending"
+    order_id = mine.json()["id"]
+    post(client, "/api/orders/", {"items": [{"name": "cake", "qty": 2}]}, users["bob"])
+    assert [o["owner"] for o in client.get("/api/orders/", **auth(users["alice"])).json()] == [
+        "alice"
+    ]
+    assert len(client.get("/api/orders/", **auth(users["staff"])).json()) == 2
+    assert client.get(f"/api/orders/{order_id}/", **auth(users["bob"])).status_code == 404
+    assert client.get(f"/api/orders/{order_id}/", **auth(users["staff"])).status_code == 200
+
+
+def test_status_changes_follow_the_state_machine(users: dict[str, Any]) -> None:
+    """PATCH moves forward one step; a bad transition is 409; customers may only cancel."""
+    client = Client()
+    order_id = post(client, "/api/orders/", {"items": [{"name": "tea", "qty": 1}]}, users["alice"])
+    path = f"/api/orders/{order_id.json()['id']}/"
+    assert patch(client, path, {"status": "ready"}, users["staff"]).status_code == 409
+    assert patch(client, path, {"status": "confirmed"}, users["alice"]).status_code == 403
+    confirmed = patch(client, path, {"status": "confirmed", "meta": {"k": 1}}, users["staff"])
+    assert confirmed.status_code == 200
+    assert confirmed.json()["version"] == 2
+    assert patch(client, path, {"status": "cancelled"}, users["alice"]).status_code == 200
+    assert patch(client, path, {"status": "cancelled"}, users["staff"]).status_code == 409
+
+
+def test_bad_bodies_get_4xx_with_a_message(users: dict[str, Any]) -> None:
+    """Invalid items, oversized meta and foreign owners are refused with a JSON detail."""
+    client = Client()
+    empty = post(client, "/api/orders/", {"items": []}, users["alice"])
+    assert empty.status_code == 422
+    huge_meta = post(
+        client,
+        "/api/orders/",
+        {"items": [{"name": "x", "qty": 1}], "meta": {"a": "x" * 300}},
+        users["alice"],
+    )
+    assert huge_meta.status_code == 422
+    assert "256 bytes" in huge_meta.json()["detail"]
+    foreign = post(
+        client, "/api/orders/", {"items": [{"name": "x", "qty": 1}], "owner": "bob"}, users["alice"]
+    )
+    assert foreign.status_code == 403
+    for_bob = post(
+        client, "/api/orders/", {"items": [{"name": "x", "qty": 1}], "owner": "bob"}, users["staff"]
+    )
+    assert for_bob.status_code == 201
+    assert for_bob.json()["owner"] == "bob"
+
+
+def test_events_replay_over_http_is_filtered_and_ordered(users: dict[str, Any]) -> None:
+    """GET /api/events/?since= returns the caller's events in seq order with a cursor."""
+    client = Client()
+    a = post(client, "/api/orders/", {"items": [{"name": "tea", "qty": 1}]}, users["alice"]).json()
+    post(client, "/api/orders/", {"items": [{"name": "cake", "qty": 1}]}, users["bob"])
+    patch(client, f"/api/orders/{a['id']}/", {"status": "confirmed"}, users["staff"])
+    alice = client.get("/api/events/?since=0", **auth(users["alice"])).json()
+    assert [e["order"]["version"] for e in alice["events"]] == [1, 2]
+    assert alice["cursor"] == 3
+    staff = client.get("/api/events/?since=1&limit=1", **auth(users["staff"])).json()
+    assert [e["seq"] for e in staff["events"]] == [2]
+    assert staff["more"] is True
+
+
+def test_openapi_schema_is_published() -> None:
+    """The API publishes an OpenAPI schema."""
+    schema = Client().get("/api/openapi.json").json()
+    assert "/api/orders/{order_id}/" in schema["paths"]

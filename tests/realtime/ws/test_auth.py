@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Any
+
+from realtime.ws.auth import origin_allowed, token_from_scope
+
+HOSTS = ["localhost", "127.0.0.1", "[::1]"]
+
+
+def scope(query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
+    return {"query_string": query, "headers": headers or []}
+
+
+def test_token_from_query_or_bearer_header() -> None:
+    """The query token wins; otherwise Authorization: Bearer; otherwise empty."""
+    assert token_from_scope(scope(b"token=abc&since=3")) == "abc"
+    assert token_from_scope(scope(headers=[(b"authorization", b"Bearer xyz")])) == "xyz"
+    assert token_from_scope(scope(headers=[(b"authorization", b"Basic xyz")])) == ""
+    assert token_from_scope(scope()) == ""
+
+
+def test_origin_must_be_an_allowed_host() -> None:
+    """No Origin passes; a browser Origin must name one of ALLOWED_HOSTS."""
+    assert origin_allowed(scope(), HOSTS)
+    assert origin_allowed(scope(headers=[(b"origin", b"http://localhost:8000")]), HOSTS)
+    assert origin_allowed(scope(headers=[(b"origin", b"http://[::1]:8000")]), HOSTS)
+    assert not origin_allowed(scope(headers=[(b"origin", b"https://evil.example")]), HOSTS)
+    assert not origin_allowed(scope(headers=[(b"origin", b"null")]), HOSTS)

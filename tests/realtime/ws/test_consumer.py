@@ -1,0 +1,147 @@
+"""The consumer driven in-process with WebsocketCommunicator (unit level)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth import get_user_model
+
+from realtime.asgi import application
+from realtime.delivery.hub import get_hub
+from realtime.orders import service
+from realtime.orders.states import Status
+from realtime.tokens import issue_token
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
+
+
+@pytest.fixture
+async def hub_cleanup() -> AsyncIterator[None]:
+    yield
+    await get_hub().stop()
+
+
+async def user(name: str, staff: bool = False) -> Any:
+    return await database_sync_to_async(get_user_model().objects.create_user)(name, is_staff=staff)
+
+
+async def connect(token: str, query: str = "") -> tuple[WebsocketCommunicator, dict[str, Any]]:
+    communicator = WebsocketCommunicator(application, f"/ws/orders/?token={token}{query}")
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator, await communicator.receive_json_from(timeout=3)
+
+
+async def next_of(communicator: WebsocketCommunicator, kind: str) -> dict[str, Any]:
+    for _ in range(50):
+        frame: dict[str, Any] = await communicator.receive_json_from(timeout=3)
+        if frame["type"] == kind:
+            return frame
+    raise AssertionError(f"no {kind} frame")
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_welcome_then_teardown_leaves_nothing_behind() -> None:
+    """A valid token gets welcome; after disconnect the hub holds no connection or group."""
+    alice = await user("alice")
+    communicator, welcome = await connect(issue_token(alice.pk, "alice", False))
+    assert welcome["type"] == "welcome"
+    assert welcome["user"] == "alice"
+    assert len(get_hub().subscribers) == 1
+    await communicator.disconnect()
+    assert get_hub().subscribers == set()
+    assert get_hub().group_sizes() == (0, 0, 0)
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_bad_token_is_closed_4401_after_accept() -> None:
+    """An invalid token is accepted and then closed with 4401."""
+    communicator = WebsocketCommunicator(application, "/ws/orders/?token=garbage")
+    connected, _ = await communicator.connect()
+    assert connected
+    assert (await communicator.receive_output(timeout=3)) == {
+        "type": "websocket.close",
+        "code": 4401,
+        "reason": "invalid token",
+    }
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_foreign_origin_is_closed_4403() -> None:
+    """A browser Origin outside ALLOWED_HOSTS is closed with 4403."""
+    alice = await user("alice")
+    communicator = WebsocketCommunicator(
+        application,
+        f"/ws/orders/?token={issue_token(alice.pk, 'alice', False)}",
+        headers=[(b"origin", b"https://evil.example")],
+    )
+    await communicator.connect()
+    assert (await communicator.receive_output(timeout=3))["code"] == 4403
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_order_changes_reach_the_owner_in_seq_order() -> None:
+    """Creating and changing an order pushes order.update frames with rising seq and version."""
+    alice = await user("alice")
+    communicator, _ = await connect(issue_token(alice.pk, "alice", False))
+    order = await database_sync_to_async(service.create_order)(alice, [{"name": "tea", "qty": 1}])
+    await database_sync_to_async(service.change_status)(order.pk, Status.CONFIRMED, {"n": 1})
+    first = await next_of(communicator, "order.update")
+    second = await next_of(communicator, "order.update")
+    assert (first["order"]["version"], second["order"]["version"]) == (1, 2)
+    assert second["seq"] > first["seq"]
+    assert second["meta"] == {"n": 1}
+    await communicator.disconnect()
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_resume_replays_missed_events_exactly_once() -> None:
+    """?since= replays every later event once, then reports resumed with the cursor."""
+    alice = await user("alice")
+    order = await database_sync_to_async(service.create_order)(alice, [{"name": "tea", "qty": 1}])
+    await database_sync_to_async(service.change_status)(order.pk, Status.CONFIRMED)
+    communicator, welcome = await connect(issue_token(alice.pk, "alice", False), "&since=0")
+    replayed = [await next_of(communicator, "order.update") for _ in range(2)]
+    resumed = await next_of(communicator, "resumed")
+    assert [f["order"]["version"] for f in replayed] == [1, 2]
+    assert resumed == {"type": "resumed", "since": 0, "replayed": 2, "cursor": welcome["cursor"]}
+    await communicator.disconnect()
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_silent_connection_is_closed_4408() -> None:
+    """With nothing received for the heartbeat timeout, the server closes with 4408."""
+    alice = await user("alice")
+    communicator, _ = await connect(issue_token(alice.pk, "alice", False))
+    for _ in range(20):
+        output = await communicator.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            assert output["code"] == 4408
+            break
+    else:
+        raise AssertionError("no close")
+    assert get_hub().subscribers == set()
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_repeated_violations_close_4400() -> None:
+    """Each bad frame gets an error; past the limit the connection is closed with 4400."""
+    alice = await user("alice")
+    communicator, _ = await connect(issue_token(alice.pk, "alice", False))
+    for _ in range(11):
+        await communicator.send_to(text_data=json.dumps({"type": "nope"}))
+    codes = []
+    for _ in range(40):
+        output = await communicator.receive_output(timeout=3)
+        if output["type"] == "websocket.close":
+            codes.append(output["code"])
+            break
+        frame = json.loads(output["text"])
+        if frame["type"] == "error":
+            codes.append(frame["code"])
+    assert codes == ["unknown_type"] * 11 + [4400]
