@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dj_database_url
 
@@ -13,24 +13,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-order-updates-key-change-me-0123456789"
 
 
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+N = TypeVar("N", int, float)
 
 
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
+def env_number(name: str, default: N) -> N:
+    """The variable parsed as the default's type; a bad value stops start-up with its name."""
+    raw = os.environ.get(name, "")
+    if raw == "":
         return default
     try:
-        return float(raw)
+        return type(default)(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+        raise ValueError(f"{name} must be a {type(default).__name__}, got {raw!r}") from exc
 
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
@@ -119,16 +113,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
-WEBSOCKET_HEARTBEAT_INTERVAL = env_float("WEBSOCKET_HEARTBEAT_INTERVAL", 25)
-WEBSOCKET_HEARTBEAT_TIMEOUT = env_float("WEBSOCKET_HEARTBEAT_TIMEOUT", 60)
-WEBSOCKET_MAX_LAG = env_int("WEBSOCKET_MAX_LAG", 1000)
-WEBSOCKET_MAX_MESSAGE_BYTES = env_int("WEBSOCKET_MAX_MESSAGE_BYTES", 65536)
-WEBSOCKET_RATE_LIMIT = env_float("WEBSOCKET_RATE_LIMIT", 20)
-WEBSOCKET_MAX_CONNECTIONS = env_int("WEBSOCKET_MAX_CONNECTIONS", 20000)
-WEBSOCKET_MAX_CONNECTIONS_PER_USER = env_int("WEBSOCKET_MAX_CONNECTIONS_PER_USER", 20)
-EVENT_RETENTION = env_int("EVENT_RETENTION", 86400)
-SHUTDOWN_GRACE = env_float("SHUTDOWN_GRACE", 10)
-TOKEN_TTL = env_int("TOKEN_TTL", 3600)
+WEBSOCKET_HEARTBEAT_INTERVAL = env_number("WEBSOCKET_HEARTBEAT_INTERVAL", 25.0)
+WEBSOCKET_HEARTBEAT_TIMEOUT = env_number("WEBSOCKET_HEARTBEAT_TIMEOUT", 60.0)
+WEBSOCKET_MAX_LAG = env_number("WEBSOCKET_MAX_LAG", 1000)
+WEBSOCKET_MAX_MESSAGE_BYTES = env_number("WEBSOCKET_MAX_MESSAGE_BYTES", 65536)
+WEBSOCKET_RATE_LIMIT = env_number("WEBSOCKET_RATE_LIMIT", 20.0)
+WEBSOCKET_MAX_CONNECTIONS = env_number("WEBSOCKET_MAX_CONNECTIONS", 20000)
+WEBSOCKET_MAX_CONNECTIONS_PER_USER = env_number("WEBSOCKET_MAX_CONNECTIONS_PER_USER", 20)
+EVENT_RETENTION = env_number("EVENT_RETENTION", 86400)
+SHUTDOWN_GRACE = env_number("SHUTDOWN_GRACE", 10.0)
+TOKEN_TTL = env_number("TOKEN_TTL", 3600)
 LOG_DIR = Path(os.environ.get("LOG_DIR", "logs"))
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):

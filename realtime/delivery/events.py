@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from realtime.ws import protocol
+
+if TYPE_CHECKING:
+    from realtime.orders.models import OrderEvent
 
 MESSAGE_TYPE = "order.event"
 
@@ -40,6 +43,18 @@ class Event:
             version=int(message["version"]),
             published_at=float(message["published_at"]),
             frame=str(message["frame"]),
+        )
+
+    @classmethod
+    def from_row(cls, row: OrderEvent, published_at: float) -> Event:
+        return cls.build(
+            seq=row.seq,
+            order_id=row.order_id,
+            owner_id=row.owner_id,
+            version=row.version,
+            payload=row.payload,
+            meta=row.meta,
+            published_at=published_at,
         )
 
     @classmethod

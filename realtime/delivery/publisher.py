@@ -65,15 +65,6 @@ async def publish(event: Event) -> bool:
 
 def publish_after_commit(row: OrderEvent) -> None:
     def send() -> None:
-        event = Event.build(
-            seq=row.seq,
-            order_id=row.order_id,
-            owner_id=row.owner_id,
-            version=row.version,
-            payload=row.payload,
-            meta=row.meta,
-            published_at=time.time(),
-        )
-        async_to_sync(publish)(event)
+        async_to_sync(publish)(Event.from_row(row, published_at=time.time()))
 
     transaction.on_commit(send, robust=True)

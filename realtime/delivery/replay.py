@@ -41,14 +41,6 @@ def fetch_events(
             condition |= Q(owner_id=visibility.user_id)
         rows = rows.filter(condition)
     return [
-        Event.build(
-            seq=row.seq,
-            order_id=row.order_id,
-            owner_id=row.owner_id,
-            version=row.version,
-            payload=row.payload,
-            meta=row.meta,
-            published_at=row.created_at.timestamp(),
-        )
+        Event.from_row(row, published_at=row.created_at.timestamp())
         for row in rows.order_by("seq")[:limit]
     ]
