@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -32,9 +33,8 @@ def _record_breaker() -> None:
     metrics.BREAKER_STATE.set(int(breaker.state))
 
 
-async def layer_call(name: str, call: object) -> bool:
+async def layer_call(name: str, call: Coroutine[Any, Any, object]) -> bool:
     """Await one channel-layer call under the breaker; True when it succeeded."""
-    assert asyncio.iscoroutine(call)
     if not breaker.allow(time.monotonic()):
         call.close()
         metrics.LAYER_ERRORS.labels(operation=name).inc()

@@ -20,13 +20,6 @@ class Visibility:
     order_ids: frozenset[int] = frozenset()
     mine: bool = True
 
-    def allows(self, owner_id: int, order_id: int) -> bool:
-        return (
-            self.everything
-            or (self.mine and owner_id == self.user_id)
-            or order_id in self.order_ids
-        )
-
 
 def fetch_events(
     after: int, *, before: int | None = None, limit: int = 500, visibility: Visibility | None = None

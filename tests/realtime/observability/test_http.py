@@ -32,7 +32,9 @@ async def test_client_leaving_before_the_response_is_logged_as_499(
     assert record.exc_info is None
 
 
-async def test_responses_carry_x_response_time_and_are_logged_without_query() -> None:
+async def test_responses_carry_x_response_time_and_are_logged_without_query(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """Every response gets X-Response-Time; the access line has the path, not the query."""
     sent: list[Message] = []
 
@@ -47,6 +49,11 @@ async def test_responses_carry_x_response_time_and_are_logged_without_query() ->
         sent.append(message)
 
     scope = {"type": "http", "method": "GET", "path": "/api/", "query_string": b"token=secret"}
-    await HttpObserver(app)(scope, receive, send)
+    with caplog.at_level(logging.INFO, logger="realtime.http"):
+        await HttpObserver(app)(scope, receive, send)
+    [record] = caplog.records
+    assert record.fields["path"] == "/api/"  # type: ignore[attr-defined]
+    assert record.fields["status"] == 204  # type: ignore[attr-defined]
+    assert "secret" not in str(record.fields)  # type: ignore[attr-defined]
     names = [name for name, _ in sent[0]["headers"]]
     assert b"x-response-time" in names
