@@ -14,10 +14,25 @@ def _setup() -> None:
     django.setup()
 
 
-def _migrate() -> None:
-    from django.core.management import call_command
+# Any constant works: it only has to be the same for every replica.
+MIGRATION_LOCK = 0x6D696772
 
-    call_command("migrate", interactive=False, verbosity=0)
+
+def _migrate() -> None:
+    """Migrate; replicas starting together on PostgreSQL take turns instead of racing."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        call_command("migrate", interactive=False, verbosity=0)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK])
+    try:
+        call_command("migrate", interactive=False, verbosity=0)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -53,7 +53,18 @@ def configure_websockets(server: Any) -> None:
 
     class CloseCodeProtocol(WebSocketProtocol):  # type: ignore[misc]
         """autobahn's sendClose takes only 1000 or 3000-4999 from an application;
-        the contract also needs 1011, 1012 and 1013."""
+        the contract also needs 1011, 1012 and 1013. Its frame-size limit is
+        meant for incoming frames only."""
+
+        def sendMessage(self, payload: bytes, isBinary: bool = False) -> None:
+            # autobahn applies its message-size limit to what the server sends
+            # as well; WEBSOCKET_MAX_MESSAGE_BYTES bounds client frames only.
+            limit: int = getattr(self, "maxMessagePayloadSize", 0)
+            self.maxMessagePayloadSize = 0
+            try:
+                super().sendMessage(payload, isBinary)
+            finally:
+                self.maxMessagePayloadSize = limit
 
         def serverClose(self, code: int | None = None) -> None:
             if code is not None and 1000 < code < 3000 and self.state == self.STATE_OPEN:

@@ -23,7 +23,7 @@ EVENT_SEQ_LOCK = 0x6F726465
 
 class TransitionError(Exception):
     def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"cannot change status from {current!r} to {target!r}")
+        super().__init__(f"cannot change status from '{current}' to '{target}'")
         self.current = current
         self.target = target
 
@@ -68,7 +68,14 @@ def create_order(
 def change_status(order_id: int, status: Status, meta: dict[str, Any] | None = None) -> Order:
     meta = check_meta(meta)
     with transaction.atomic():
-        order = Order.objects.select_for_update().select_related("owner").get(pk=order_id)
+        # Lock the order row only, and without blocking foreign-key checks: a
+        # FOR UPDATE on the joined owner row would make another writer's event
+        # insert (which holds the seq lock) wait on this one, a deadlock.
+        order = (
+            Order.objects.select_for_update(of=("self",), no_key=True)
+            .select_related("owner")
+            .get(pk=order_id)
+        )
         current = Status(order.status)
         if not can_transition(current, status):
             raise TransitionError(current, status)

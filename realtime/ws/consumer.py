@@ -42,6 +42,8 @@ from realtime.ws.protocol import CloseCode, ErrorCode, FrameError, Scope
 logger = logging.getLogger(LIFECYCLE_LOGGER)
 
 REPLAY_PAGE = 500
+# Frames a replay queues before it waits for the writer to send them.
+REPLAY_BACKLOG = 32
 VIOLATION_LIMIT = 10
 RATE_STRIKE_LIMIT = 10
 # Per-connection memory of the newest version sent per order, which keeps a
@@ -373,6 +375,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             self.refuse_frame(FrameError(ErrorCode.BAD_MESSAGE, "a resume is already running", ref))
             return
         self.replaying = True
+        self.flow.rewind(since)
         self._replay = asyncio.create_task(self.resume(since, ref))
 
     async def resume(self, since: int, ref: protocol.Ref) -> None:
@@ -402,7 +405,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                         return
                     if self.send_event(event):
                         replayed += 1
-                        await self.wait_for_ack_room()
+                        await self.wait_for_room()
                     after = event.seq
                 if len(page) < REPLAY_PAGE:
                     break
@@ -418,8 +421,12 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 if event.seq > self.cursor:
                     self.send_event(event)
 
-    async def wait_for_ack_room(self) -> None:
-        """Pause a replay at MAX_LAG unacked events until the client acks."""
+    async def wait_for_room(self) -> None:
+        """Pace a replay: let the writer drain the outbox, and pause at MAX_LAG
+        unacked events until the client acks (4409 if it never does)."""
+        writer = self._writer
+        if len(self.outbox) >= REPLAY_BACKLOG and writer is not None and not writer.done():
+            await asyncio.shield(writer)
         if self.flow.lag < self.flow.max_lag:
             return
         if self._acked is None:

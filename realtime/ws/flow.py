@@ -2,11 +2,13 @@
 
 Lag is counted in events sent beyond the client's acked cursor; the backlog is
 what waits to be written. Either past its bound means a slow consumer (4409).
+A resume sends older seqs after newer live ones, so unacked seqs are kept in
+a heap rather than assumed to arrive in order.
 """
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
 from dataclasses import dataclass, field
 
 
@@ -15,11 +17,11 @@ class FlowControl:
     max_lag: int
     max_backlog: int
     acked: int = 0
-    _unacked: deque[int] = field(default_factory=deque)
+    _unacked: list[int] = field(default_factory=list)
 
     def sent(self, seq: int) -> None:
         if seq > self.acked:
-            self._unacked.append(seq)
+            heapq.heappush(self._unacked, seq)
 
     def ack(self, cursor: int) -> None:
         if cursor <= self.acked:
@@ -27,7 +29,11 @@ class FlowControl:
         self.acked = cursor
         unacked = self._unacked
         while unacked and unacked[0] <= cursor:
-            unacked.popleft()
+            heapq.heappop(unacked)
+
+    def rewind(self, cursor: int) -> None:
+        """A resume from `cursor` will send older events: count them as lag too."""
+        self.acked = min(self.acked, cursor)
 
     @property
     def lag(self) -> int:

@@ -154,3 +154,17 @@ def test_log_has_no_error_traceback_or_token(stack: Stack) -> None:
     for token in stack.tokens.values():
         assert token not in text
     assert not re.search(r"eyJ[\w-]{10,}\.[\w-]{10,}", text)
+
+
+async def test_server_frames_larger_than_the_client_frame_limit_are_delivered(stack: Stack) -> None:
+    """The frame-size limit applies to client frames only: a 5 KB update reaches the client."""
+    ws = await open_ws(stack.server.ws, stack.tokens["alice"])
+    await next_frame(ws, "welcome")
+    items = [{"name": "x" * 100, "qty": 1} for _ in range(40)]
+    status, order = await ahttp(
+        "POST", f"{stack.server.http}/api/orders/", stack.tokens["alice"], {"items": items}
+    )
+    assert status == 201, order
+    update = await next_frame(ws, "order.update")
+    assert update["order"]["items"] == items
+    await ws.close()

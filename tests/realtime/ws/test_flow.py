@@ -31,3 +31,18 @@ def test_events_at_or_below_the_ack_are_not_counted() -> None:
     flow = FlowControl(max_lag=2, max_backlog=5, acked=10)
     flow.sent(7)
     assert flow.lag == 0
+
+
+def test_a_rewind_counts_older_replayed_events_as_lag() -> None:
+    """After a rewind for resume, replayed seqs older than live ones count, and acks clear them."""
+    flow = FlowControl(max_lag=10, max_backlog=10)
+    flow.ack(100)
+    flow.sent(101)
+    flow.rewind(40)
+    for seq in (41, 42, 43):
+        flow.sent(seq)
+    assert flow.lag == 4
+    flow.ack(42)
+    assert flow.lag == 2
+    flow.ack(101)
+    assert flow.lag == 0

@@ -1,0 +1,8 @@
+"""A reconnecting Python client for `/ws/orders/` (DESIGN §2, §3)."""
+
+from __future__ import annotations
+
+from realtime.client.connection import ClientStopped, OrdersClient, State, StateChange
+from realtime.client.session import Stats, Update
+
+__all__ = ["ClientStopped", "OrdersClient", "State", "StateChange", "Stats", "Update"]

@@ -1,0 +1,187 @@
+"""One client's protocol state across reconnects, free of I/O (DESIGN §2, §3).
+
+The session decides what to send and what to hand to the application for
+each server frame, and keeps the resume cursor. The cursor only moves when
+every event up to it is known to have arrived: with extra scopes a client
+subscribes and then sends `resume`, and until `resumed` arrives live events
+may overtake the replay, so the cursor waits for `resumed`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from realtime.client.store import Applied, OrderStore
+from realtime.ws.protocol import Scope
+
+DEFAULT_MAX_LAG = 1000
+
+
+@dataclass(frozen=True)
+class Update:
+    """A newer version of an order."""
+
+    seq: int
+    order: dict[str, Any]
+    meta: dict[str, Any]
+    published_at: float
+    received_at: float
+
+
+@dataclass
+class Stats:
+    connections: int = 0
+    updates: int = 0
+    duplicates: int = 0
+    stale: int = 0
+    replayed: int = 0
+    resyncs: int = 0
+    errors: int = 0
+    # Breaches of G3 seen within one connection: a repeated seq, a seq going
+    # backwards once in order, or an order's version not moving forward.
+    violations: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Step:
+    """What one server frame asks of the I/O layer."""
+
+    send: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    welcome: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    resync: bool = False
+
+
+class ProtocolError(ValueError):
+    """The server sent something that is not protocol v1."""
+
+
+class Session:
+    def __init__(self, since: int | None = None, scopes: tuple[str, ...] = ("mine",)) -> None:
+        parsed = [Scope.parse(scope) for scope in scopes]
+        bad = [raw for raw, scope in zip(scopes, parsed, strict=True) if scope is None]
+        if bad:
+            raise ValueError(f"unknown scopes: {', '.join(map(str, bad))}")
+        self.cursor = since
+        self.extra_scopes = tuple(str(s) for s in parsed if s is not None and s.kind != "mine")
+        self.store = OrderStore()
+        self.stats = Stats()
+        self.heartbeat_interval: float | None = None
+        self.connection_id = "-"
+        self._opened()
+
+    def query(self) -> dict[str, str]:
+        """Query parameters of the next connect: `since` unless a resume frame follows."""
+        if self.cursor is None or self.extra_scopes:
+            return {}
+        return {"since": str(self.cursor)}
+
+    def _opened(self) -> None:
+        start = self.cursor or 0
+        self.in_order = not self.extra_scopes
+        self.last_seq = start
+        self.high_water = start
+        self.unacked = 0
+        self.ack_every = DEFAULT_MAX_LAG // 4
+        self.versions_here: dict[int, int] = {}
+
+    def opened(self) -> None:
+        """A new connection starts: per-connection checks begin afresh."""
+        self.stats.connections += 1
+        self._opened()
+
+    def receive(self, text: str, now: float) -> Step:
+        try:
+            frame = json.loads(text)
+        except ValueError as exc:
+            raise ProtocolError("server frame is not JSON") from exc
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            raise ProtocolError("server frame has no type")
+        step = Step()
+        kind = frame["type"]
+        try:
+            if kind == "order.update":
+                self._update(frame, now, step)
+            elif kind == "heartbeat":
+                step.send.append(self.ack(ts=frame.get("ts")))
+            elif kind == "welcome":
+                self._welcome(frame, step)
+            elif kind == "resumed":
+                self.stats.replayed += int(frame["replayed"])
+                self._in_order_from(int(frame["cursor"]))
+            elif kind == "resync_required":
+                self.stats.resyncs += 1
+                self._in_order_from(int(frame["cursor"]))
+                step.resync = True
+            elif kind == "error":
+                self.stats.errors += 1
+                step.error = frame
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ProtocolError(f"malformed {kind} frame: {exc}") from exc
+        return step
+
+    def ack(self, ts: object = None) -> dict[str, Any]:
+        """A `heartbeat_ack` carrying the highest seq held, for the server's flow control."""
+        self.unacked = 0
+        frame: dict[str, Any] = {"type": "heartbeat_ack", "cursor": self.high_water}
+        if isinstance(ts, int | float):
+            frame["ts"] = ts
+        return frame
+
+    def _welcome(self, frame: dict[str, Any], step: Step) -> None:
+        self.connection_id = str(frame["connection_id"])
+        self.heartbeat_interval = float(frame["heartbeat_interval"])
+        self.ack_every = max(1, int(frame.get("max_lag", DEFAULT_MAX_LAG)) // 4)
+        if self.cursor is None:
+            self.cursor = int(frame["cursor"])
+            self.last_seq = self.high_water = self.cursor
+        step.welcome = frame
+        if self.extra_scopes:
+            step.send.extend({"type": "subscribe", "scope": scope} for scope in self.extra_scopes)
+            step.send.append({"type": "resume", "since": self.cursor})
+
+    def _in_order_from(self, cursor: int) -> None:
+        self.in_order = True
+        mark = max(cursor, self.high_water)
+        self.cursor = max(self.cursor or 0, mark)
+        self.last_seq = max(self.last_seq, mark)
+
+    def _update(self, frame: dict[str, Any], now: float, step: Step) -> None:
+        seq, order = int(frame["seq"]), frame["order"]
+        order_id, version = int(order["id"]), int(order["version"])
+        before = self.versions_here.get(order_id, 0)
+        if version <= before:
+            self.stats.violations.append(
+                f"conn {self.connection_id}: order {order_id} v{version} after v{before}"
+            )
+        if self.in_order and seq <= self.last_seq:
+            self.stats.violations.append(
+                f"conn {self.connection_id}: seq {seq} after {self.last_seq}"
+            )
+        self.versions_here[order_id] = max(before, version)
+        self.high_water = max(self.high_water, seq)
+        if self.in_order:
+            self.last_seq = seq
+            self.cursor = max(self.cursor or 0, seq)
+        applied = self.store.apply(order)
+        if applied is Applied.NEW:
+            self.stats.updates += 1
+            step.updates.append(
+                Update(
+                    seq=seq,
+                    order=order,
+                    meta=frame.get("meta") or {},
+                    published_at=float(frame.get("published_at", 0.0)),
+                    received_at=now,
+                )
+            )
+        elif applied is Applied.DUPLICATE:
+            self.stats.duplicates += 1
+        else:
+            self.stats.stale += 1
+        self.unacked += 1
+        if self.unacked >= self.ack_every:
+            step.send.append(self.ack())

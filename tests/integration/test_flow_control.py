@@ -1,0 +1,133 @@
+"""A reader that stops reading at the TCP level while updates stream: the
+server closes it with 4409 instead of buffering without bound, a healthy
+reader on the same server is unaffected, and after resuming the stalled
+client has every update (DESIGN §4, G1)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import socket
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from websockets.asyncio.client import connect
+
+from chaos.processes import HOST, Daphne
+from tests.integration.conftest import make_server, seed_tokens
+from tests.integration.wsclient import Watcher, visible_events, watch
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+MAX_LAG = 100
+ORDERS = 160  # 5 events each, 50 KB per frame: 40 MB streamed
+ITEM_BYTES = 50_000
+# The stated bound on what one stalled reader may cost the server: the frames
+# it may lag by, plus room for the allocator. Without flow control the server
+# would keep every frame the stalled socket refused, over 30 MB here.
+RSS_BOUND = MAX_LAG * ITEM_BYTES + 12 * 2**20
+
+
+async def stream(server: Daphne, seed: int) -> int:
+    """Runs a writer process while sampling the server's RSS; returns the peak growth."""
+    assert server.process is not None
+    daphne = psutil.Process(server.process.pid)
+    before = peak = daphne.memory_info().rss
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "chaos.writers",
+        "--orders",
+        str(ORDERS),
+        "--owners",
+        "alice",
+        "--item-bytes",
+        str(ITEM_BYTES),
+        "--seed",
+        str(seed),
+        env=server.env,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while writer.returncode is None and time.monotonic() < deadline:
+        peak = max(peak, daphne.memory_info().rss)
+        try:
+            await asyncio.wait_for(writer.wait(), 0.05)
+        except TimeoutError:
+            continue
+    assert writer.returncode == 0
+    return peak - before
+
+
+async def wait_for(watcher: Watcher, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(watcher.updates) < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+async def test_a_stalled_reader_is_closed_with_4409_and_resumes_without_loss(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A stalled socket gets 4409, server RSS stays bounded, and a resume gets every update."""
+    server = make_server(
+        tmp_path,
+        "sqlite",
+        "redis",
+        request,
+        WEBSOCKET_MAX_LAG=str(MAX_LAG),
+        WEBSOCKET_HEARTBEAT_INTERVAL="1",
+        WEBSOCKET_HEARTBEAT_TIMEOUT="20",
+    )
+    server.start()
+    healthy: Watcher | None = None
+    resumed: Watcher | None = None
+    try:
+        tokens = await asyncio.to_thread(seed_tokens, server)
+        alice = tokens["alice"]
+        healthy = watch(server.ws, alice, since=0)
+        await healthy.wait_connected()
+
+        # A small receive buffer, so that the client's kernel cannot hide the stall.
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect((HOST, server.port))
+        stalled = await connect(f"{server.ws}?token={alice}", sock=sock, max_queue=1)
+        welcome = json.loads(await stalled.recv())
+        stalled.transport.pause_reading()
+
+        growth = await stream(server, seed=1)
+
+        log = server.log_dir / "websocket.log"
+        conn = welcome["connection_id"]
+        closed = re.compile(rf"close conn={conn} .*code=4409")
+        deadline = time.monotonic() + 10
+        while not closed.search(log.read_text()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        text = log.read_text()
+        assert closed.search(text), "the stalled reader was not closed with 4409"
+        slow = re.search(rf"slow consumer conn={conn} why=\"(lag|backlog) (\d+)", text)
+        assert slow is not None
+        assert int(slow.group(2)) == MAX_LAG + 1
+        stalled.transport.abort()
+        assert growth < RSS_BOUND
+
+        expected = await asyncio.to_thread(visible_events, server.http, alice, welcome["cursor"])
+        assert len(expected) == ORDERS * 5
+        resumed = watch(server.ws, alice, since=welcome["cursor"])
+        await wait_for(resumed, len(expected))
+        got = [(u.seq, u.order["id"], u.order["version"]) for u in resumed.updates]
+        assert got == expected
+
+        await wait_for(healthy, len(expected))
+        assert len(healthy.updates) == len(expected)
+        assert healthy.closes() == []
+        print(f"lag at 4409: {slow.group(2)}; server RSS growth: {growth / 2**20:.1f} MiB")
+    finally:
+        for watcher in (healthy, resumed):
+            if watcher is not None:
+                await watcher.stop()
+        server.stop()
