@@ -63,12 +63,6 @@ async def stream(server: Daphne, seed: int) -> int:
     return peak - before
 
 
-async def wait_for(watcher: Watcher, count: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while len(watcher.updates) < count and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-
-
 async def test_a_stalled_reader_is_closed_with_4409_and_resumes_without_loss(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -118,11 +112,11 @@ async def test_a_stalled_reader_is_closed_with_4409_and_resumes_without_loss(
         expected = await asyncio.to_thread(visible_events, server.http, alice, welcome["cursor"])
         assert len(expected) == ORDERS * 5
         resumed = watch(server.ws, alice, since=welcome["cursor"])
-        await wait_for(resumed, len(expected))
+        await resumed.wait_updates(len(expected))
         got = [(u.seq, u.order["id"], u.order["version"]) for u in resumed.updates]
         assert got == expected
 
-        await wait_for(healthy, len(expected))
+        await healthy.wait_updates(len(expected))
         assert len(healthy.updates) == len(expected)
         assert healthy.closes() == []
         print(f"lag at 4409: {slow.group(2)}; server RSS growth: {growth / 2**20:.1f} MiB")

@@ -249,9 +249,7 @@ async def test_an_event_that_commits_late_is_not_skipped(tmp_path: Path) -> None
             assert await asyncio.wait_for(late.wait(), 30) == 0
             expected = await asyncio.to_thread(visible_events, server.http, tokens["alice"])
             assert len(expected) == 2
-            deadline = time.monotonic() + HEARTBEAT * 4
-            while len(watcher.updates) < 2 and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await watcher.wait_updates(2, timeout=HEARTBEAT * 4)
             assert [(u.seq, u.order["id"], u.order["version"]) for u in watcher.updates] == expected
         finally:
             if watcher is not None:

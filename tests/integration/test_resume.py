@@ -41,12 +41,6 @@ def write_directly(server: Daphne, orders: int, owners: str = "alice,bob", seed:
     return int(result.stdout)
 
 
-async def wait_for_updates(watcher: Watcher, count: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while len(watcher.updates) < count and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-
-
 def assert_exactly_once_in_order(watcher: Watcher, expected: list[tuple[int, int, int]]) -> None:
     got = [(u.seq, u.order["id"], u.order["version"]) for u in watcher.updates]
     assert got == expected
@@ -73,7 +67,7 @@ async def test_a_client_resumes_across_a_restart_with_updates_made_while_down(
         watcher = watch(server.ws, tokens["alice"], since=start)
         await watcher.wait_connected()
         await asyncio.to_thread(write_directly, server, 3, "alice", 1)
-        await wait_for_updates(watcher, 15)
+        await watcher.wait_updates(15)
         assert len(watcher.updates) == 15
 
         server.signal(signum)
@@ -84,7 +78,7 @@ async def test_a_client_resumes_across_a_restart_with_updates_made_while_down(
 
         await watcher.wait_connected(2, timeout=20)
         expected = await asyncio.to_thread(visible_events, server.http, tokens["alice"], start)
-        await wait_for_updates(watcher, len(expected))
+        await watcher.wait_updates(len(expected))
         assert_exactly_once_in_order(watcher, expected)
         assert watcher.closes()[0] == code
         assert watcher.client.stats.replayed == len(expected) - 15

@@ -139,6 +139,12 @@ class Watcher:
                 raise TimeoutError(f"not connected {count} times: {self.changes}")
             await asyncio.sleep(0.02)
 
+    async def wait_updates(self, count: int, timeout: float = 30) -> None:
+        """Until `count` updates arrived or the timeout passed; the caller asserts."""
+        deadline = time.monotonic() + timeout
+        while len(self.updates) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
     async def stop(self) -> None:
         await self.client.stop()
         if self.task is not None:
