@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import pytest
+from toxiproxy.api import APIConsumer
+from toxiproxy.server import Toxiproxy
+
+from chaos.processes import HOST, free_port, stop_process, wait_until
+
+
+def api_up(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/version", timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def toxiproxy_port() -> Iterator[int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chaos.toxiproxy", "-host", HOST, "-port", str(port), "-seed", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: api_up(port), 20, "chaos.toxiproxy")
+        yield port
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture
+def toxiproxy(toxiproxy_port: int) -> Iterator[Toxiproxy]:
+    APIConsumer.host = HOST
+    APIConsumer.port = toxiproxy_port
+    server = Toxiproxy()
+    server.destroy_all()
+    yield server
+    server.destroy_all()
+
+
+class Upstream:
+    """A TCP server on 127.0.0.1 running `serve(conn)` for each connection, in threads."""
+
+    def __init__(self, serve: Callable[[socket.socket], None]) -> None:
+        self.serve = serve
+        self.listener = socket.create_server((HOST, 0))
+        self.port = self.listener.getsockname()[1]
+        self.closing = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def _accept(self) -> None:
+        while not self.closing:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            self.serve(conn)
+
+    def close(self) -> None:
+        self.closing = True
+        self.listener.close()
+
+
+def echo(conn: socket.socket) -> None:
+    for _ in range(1_000_000):
+        data = conn.recv(65536)
+        if not data:
+            return
+        conn.sendall(data)
+
+
+@pytest.fixture
+def echo_upstream() -> Iterator[Upstream]:
+    upstream = Upstream(echo)
+    yield upstream
+    upstream.close()
+
+
+Call = Callable[..., tuple[int, object]]
+
+
+@pytest.fixture
+def call(toxiproxy: Toxiproxy, toxiproxy_port: int) -> Call:
+    """Raw API call: (status, decoded JSON body or text)."""
+    import json
+
+    def request(
+        method: str, path: str, body: object = None, raw: bytes | None = None
+    ) -> tuple[int, object]:
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        req = urllib.request.Request(
+            f"http://{HOST}:{toxiproxy_port}{path}", data=data, method=method
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=10) as response:
+                status, text = response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read().decode()
+        try:
+            return status, json.loads(text)
+        except ValueError:
+            return status, text
+
+    return request
