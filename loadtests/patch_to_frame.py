@@ -13,8 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from chaos.orders_http import acall
 from chaos.processes import Daphne, free_port, server_env
-from tests.integration.wsclient import ahttp, close_code, next_frame, open_ws
+from tests.integration.wsclient import close_code, next_frame, open_ws
 
 
 async def patch_latencies(server: Daphne, staff: str, alice: str, patches: int) -> list[float]:
@@ -23,7 +24,7 @@ async def patch_latencies(server: Daphne, staff: str, alice: str, patches: int) 
     steps = ["confirmed", "preparing", "ready", "delivered"]
     latencies: list[float] = []
     while len(latencies) < patches:
-        status, order = await ahttp(
+        status, order = await acall(
             "POST",
             f"{server.http}/api/orders/",
             staff,
@@ -33,7 +34,7 @@ async def patch_latencies(server: Daphne, staff: str, alice: str, patches: int) 
         await next_frame(ws, "order.update")
         for step in steps[: patches - len(latencies)]:
             started = time.perf_counter()
-            status, _ = await ahttp(
+            status, _ = await acall(
                 "PATCH", f"{server.http}/api/orders/{order['id']}/", staff, {"status": step}
             )
             assert status == 200

@@ -17,9 +17,10 @@ import psutil
 import pytest
 from websockets.asyncio.client import connect
 
+from chaos.orders_http import visible_events
 from chaos.processes import HOST, Daphne
+from chaos.watchers import Watcher, watch
 from tests.integration.conftest import make_server, seed_tokens
-from tests.integration.wsclient import Watcher, visible_events, watch
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 

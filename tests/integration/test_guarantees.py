@@ -19,16 +19,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from chaos.orders_http import call, metric, visible_events, visible_versions
 from chaos.processes import Daphne, free_port, server_env, start_redis
+from chaos.watchers import Watcher, watch
 from tests.integration.conftest import FAST, POSTGRES_ADMIN, seed_tokens
-from tests.integration.wsclient import (
-    Watcher,
-    http,
-    metric,
-    visible_events,
-    visible_versions,
-    watch,
-)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
@@ -66,7 +60,7 @@ def http_writer(bases: list[str], token: str, rng: random.Random, errors: list[s
     """Creates orders for random owners and walks them forward, each request to a random server."""
     for _ in range(HTTP_ORDERS):
         body = {"items": [{"name": "tea", "qty": 1}], "owner": rng.choice(["alice", "bob"])}
-        status, order = http("POST", f"{rng.choice(bases)}/api/orders/", token, body)
+        status, order = call("POST", f"{rng.choice(bases)}/api/orders/", token, body)
         if status != 201:
             errors.append(f"POST {status} {order}")
             return
@@ -74,7 +68,7 @@ def http_writer(bases: list[str], token: str, rng: random.Random, errors: list[s
             target = "cancelled" if rng.random() < 0.1 else step
             meta = {"client_ts": time.time()}
             url = f"{rng.choice(bases)}/api/orders/{order['id']}/"
-            status, body = http("PATCH", url, token, {"status": target, "meta": meta})
+            status, body = call("PATCH", url, token, {"status": target, "meta": meta})
             if status != 200:
                 errors.append(f"PATCH {status} {body}")
                 return

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from chaos.orders_http import visible_events, visible_versions
 from chaos.processes import Daphne
+from chaos.watchers import Watcher, watch
 from tests.integration.conftest import make_server, seed_tokens
-from tests.integration.wsclient import Watcher, visible_events, visible_versions, watch
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 

@@ -10,21 +10,15 @@ import time
 
 import pytest
 
+from chaos.orders_http import acall, metric
 from tests.integration.conftest import Stack
-from tests.integration.wsclient import (
-    ahttp,
-    close_code,
-    frames_for,
-    metric,
-    next_frame,
-    open_ws,
-)
+from tests.integration.wsclient import close_code, frames_for, next_frame, open_ws
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
 async def create_order(stack: Stack, owner: str) -> dict[str, object]:
-    status, order = await ahttp(
+    status, order = await acall(
         "POST",
         f"{stack.server.http}/api/orders/",
         stack.tokens["staff"],
@@ -49,7 +43,7 @@ async def test_patch_pushes_to_the_owner_and_staff_only(stack: Stack) -> None:
         "ref": "s1",
     }
     order = await create_order(stack, "alice")
-    status, patched = await ahttp(
+    status, patched = await acall(
         "PATCH",
         f"{server.http}/api/orders/{order['id']}/",
         stack.tokens["staff"],
@@ -161,7 +155,7 @@ async def test_server_frames_larger_than_the_client_frame_limit_are_delivered(st
     ws = await open_ws(stack.server.ws, stack.tokens["alice"])
     await next_frame(ws, "welcome")
     items = [{"name": "x" * 100, "qty": 1} for _ in range(40)]
-    status, order = await ahttp(
+    status, order = await acall(
         "POST", f"{stack.server.http}/api/orders/", stack.tokens["alice"], {"items": items}
     )
     assert status == 201, order

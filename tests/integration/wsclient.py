@@ -1,19 +1,15 @@
-"""Small helpers for driving a real server from tests."""
+"""Raw WebSocket helpers for driving a real server from tests; the HTTP
+helpers and recorded clients live in `chaos.orders_http` and `chaos.watchers`."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
-
-from realtime.client import ClientStopped, OrdersClient, State, StateChange, Update
 
 
 async def open_ws(url: str, token: str | None = None, **query: object) -> ClientConnection:
@@ -65,124 +61,3 @@ async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
     except ConnectionClosed as closed:
         return closed.rcvd.code if closed.rcvd else None
     raise TimeoutError(f"server did not close within {timeout} s")
-
-
-def http(
-    method: str, url: str, token: str | None = None, body: object = None
-) -> tuple[int, dict[str, Any]]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw or b"{}")
-        except ValueError:
-            return error.code, {"not_json": raw[:200].decode(errors="replace")}
-
-
-async def ahttp(
-    method: str, url: str, token: str | None = None, body: object = None
-) -> tuple[int, dict[str, Any]]:
-    return await asyncio.to_thread(http, method, url, token, body)
-
-
-def metric(base: str, name: str) -> float:
-    """One sample from /metrics, summed over its labels."""
-    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-@dataclass
-class Watcher:
-    """An OrdersClient whose updates and state changes are recorded by a task."""
-
-    client: OrdersClient
-    updates: list[Update] = field(default_factory=list)
-    changes: list[StateChange] = field(default_factory=list)
-    task: asyncio.Task[None] | None = None
-    stopped: ClientStopped | None = None
-
-    async def _record(self) -> None:
-        try:
-            async for item in self.client:
-                if isinstance(item, Update):
-                    self.updates.append(item)
-                else:
-                    self.changes.append(item)
-        except ClientStopped as stopped:
-            self.stopped = stopped
-
-    def versions(self) -> dict[int, int]:
-        return {oid: int(order["version"]) for oid, order in self.client.store.orders.items()}
-
-    def closes(self) -> list[int | None]:
-        return [c.code for c in self.changes if c.state is State.RECONNECTING]
-
-    def connected(self) -> int:
-        return sum(1 for c in self.changes if c.state is State.CONNECTED)
-
-    async def wait_connected(self, count: int = 1, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        while self.connected() < count:
-            if self.stopped is not None or time.monotonic() > deadline:
-                raise TimeoutError(f"not connected {count} times: {self.changes}")
-            await asyncio.sleep(0.02)
-
-    async def wait_updates(self, count: int, timeout: float = 30) -> None:
-        """Until `count` updates arrived or the timeout passed; the caller asserts."""
-        deadline = time.monotonic() + timeout
-        while len(self.updates) < count and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-
-    async def stop(self) -> None:
-        await self.client.stop()
-        if self.task is not None:
-            await asyncio.wait_for(self.task, 5)
-
-
-def watch(url: str, token: str, **options: Any) -> Watcher:
-    options.setdefault("backoff_base", 0.1)
-    options.setdefault("backoff_cap", 1.0)
-    watcher = Watcher(OrdersClient(url, token, **options))
-    watcher.task = asyncio.create_task(watcher._record())
-    return watcher
-
-
-def visible_versions(base: str, token: str) -> dict[int, int]:
-    """Every order the token may see, with its version, from the HTTP API."""
-    versions: dict[int, int] = {}
-    after = 0
-    for _ in range(1000):
-        status, page = http("GET", f"{base}/api/orders/?limit=500&after_id={after}", token)
-        assert status == 200, page
-        assert isinstance(page, list)
-        versions.update({int(o["id"]): int(o["version"]) for o in page})
-        if len(page) < 500:
-            return versions
-        after = int(page[-1]["id"])
-    raise AssertionError("too many pages")
-
-
-def visible_events(base: str, token: str, since: int = 0) -> list[tuple[int, int, int]]:
-    """(seq, order id, version) of every event the token may see after `since`."""
-    events: list[tuple[int, int, int]] = []
-    for _ in range(1000):
-        status, body = http("GET", f"{base}/api/events/?since={since}&limit=500", token)
-        assert status == 200, body
-        page = body["events"]
-        events.extend((e["seq"], e["order"]["id"], e["order"]["version"]) for e in page)
-        if not body.get("more"):
-            return events
-        since = page[-1]["seq"]
-    raise AssertionError("too many pages")

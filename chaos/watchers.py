@@ -1,0 +1,75 @@
+"""Clients of the project's client library whose every update and connection
+change is recorded, for checking the guarantees afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from realtime.client import ClientStopped, OrdersClient, State, StateChange, Update
+
+
+@dataclass
+class Watcher:
+    client: OrdersClient
+    updates: list[Update] = field(default_factory=list)
+    changes: list[tuple[float, StateChange]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    stopped: ClientStopped | None = None
+
+    async def _record(self) -> None:
+        try:
+            async for item in self.client:
+                if isinstance(item, Update):
+                    self.updates.append(item)
+                else:
+                    self.changes.append((time.monotonic(), item))
+        except ClientStopped as stopped:
+            self.stopped = stopped
+
+    def versions(self) -> dict[int, int]:
+        return {oid: int(order["version"]) for oid, order in self.client.store.orders.items()}
+
+    def received(self) -> list[tuple[int, int, int]]:
+        return [(u.seq, u.order["id"], u.order["version"]) for u in self.updates]
+
+    def closes(self) -> list[int | None]:
+        return [c.code for _, c in self.changes if c.state is State.RECONNECTING]
+
+    def connected(self) -> int:
+        return sum(1 for _, c in self.changes if c.state is State.CONNECTED)
+
+    def connected_after(self, moment: float) -> float | None:
+        """When the client next connected after `moment` (monotonic), if it did."""
+        return next(
+            (t for t, c in self.changes if c.state is State.CONNECTED and t >= moment), None
+        )
+
+    async def wait_connected(self, count: int = 1, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        while self.connected() < count:
+            if self.stopped is not None or time.monotonic() > deadline:
+                raise TimeoutError(f"not connected {count} times: {self.changes}")
+            await asyncio.sleep(0.02)
+
+    async def wait_updates(self, count: int, timeout: float = 30) -> None:
+        """Until `count` updates arrived or the timeout passed; the caller checks."""
+        deadline = time.monotonic() + timeout
+        while len(self.updates) < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        await self.client.stop()
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 5)
+
+
+def watch(url: str, token: str, **options: Any) -> Watcher:
+    """Start a recorded client (quick backoff unless told otherwise)."""
+    options.setdefault("backoff_base", 0.1)
+    options.setdefault("backoff_cap", 1.0)
+    watcher = Watcher(OrdersClient(url, token, **options))
+    watcher.task = asyncio.create_task(watcher._record())
+    return watcher
