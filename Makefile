@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest clean
+.PHONY: run test lint typecheck pytest chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,5 +41,9 @@ pytest: $(VENV)/.dev-installed
 
 test: lint typecheck pytest
 
+PROFILE ?= quick
+chaos: $(VENV)/.dev-installed
+	$(BIN)/python -m chaos run --profile $(PROFILE) --report chaos-report
+
 clean:
-	rm -rf $(VENV) db.sqlite3 logs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 logs chaos-report .pytest_cache .mypy_cache .ruff_cache

@@ -41,6 +41,9 @@ class Watcher:
     def connected(self) -> int:
         return sum(1 for _, c in self.changes if c.state is State.CONNECTED)
 
+    def is_connected(self) -> bool:
+        return bool(self.changes) and self.changes[-1][1].state is State.CONNECTED
+
     def connected_after(self, moment: float) -> float | None:
         """When the client next connected after `moment` (monotonic), if it did."""
         return next(

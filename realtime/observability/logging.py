@@ -127,6 +127,16 @@ def log_event(
     logger.log(level, event, extra={"fields": fields})
 
 
+class ReadinessAnswerFilter(logging.Filter):
+    """A 503 from /health/ready is the answer to the probe, not a server error;
+    Django would log it at ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        path = getattr(request, "path", "")
+        return not (getattr(record, "status_code", None) == 503 and path == "/health/ready")
+
+
 def configure(options: dict[str, Any]) -> None:
     """Django's LOGGING_CONFIG hook; `options` is settings.LOGGING."""
     log_dir = Path(options["log_dir"])
@@ -140,6 +150,7 @@ def configure(options: dict[str, Any]) -> None:
             "filters": {
                 "redact": {"()": RedactingFilter},
                 "repeats": {"()": RepeatFilter},
+                "readiness": {"()": ReadinessAnswerFilter},
             },
             "formatters": {
                 "text": {"()": TextFormatter},
@@ -170,7 +181,7 @@ def configure(options: dict[str, Any]) -> None:
                 },
                 "django": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
                 # 4xx answers are the client's doing and already carry a JSON body.
-                "django.request": {"level": "ERROR"},
+                "django.request": {"level": "ERROR", "filters": ["readiness"]},
                 "daphne": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
             },
         }

@@ -5,6 +5,7 @@ import logging
 
 from realtime.observability.logging import (
     JsonFormatter,
+    ReadinessAnswerFilter,
     RedactingFilter,
     RepeatFilter,
     TextFormatter,
@@ -75,3 +76,16 @@ def test_text_lines_quote_values_with_spaces() -> None:
     """Text lines are key=value; a value with spaces is quoted."""
     line = TextFormatter().format(record("close", fields={"reason": "client closed", "code": 1000}))
     assert line.endswith('close reason="client closed" code=1000')
+
+
+def test_a_503_readiness_answer_is_not_logged_as_a_server_error() -> None:
+    """django.request's ERROR for /health/ready's deliberate 503 is dropped; other 5xx stay."""
+    from types import SimpleNamespace
+
+    readiness = ReadinessAnswerFilter()
+    probe = record("Service Unavailable", logging.ERROR, status_code=503)
+    probe.request = SimpleNamespace(path="/health/ready")
+    crash = record("Internal Server Error", logging.ERROR, status_code=500)
+    crash.request = SimpleNamespace(path="/api/orders/")
+    assert not readiness.filter(probe)
+    assert readiness.filter(crash)

@@ -1,0 +1,57 @@
+"""Every chaos scenario of DESIGN §6, quick profile, against the bundled (or
+TOXIPROXY_URL's) Toxiproxy; the results are written to chaos-report/ as the
+CI artifact."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chaos import harness, report, scenarios
+
+pytestmark = [pytest.mark.chaos, pytest.mark.integration, pytest.mark.timeout(240)]
+
+REPORT = Path(__file__).parents[2] / "chaos-report"
+
+
+@pytest.fixture(scope="module")
+def results() -> Iterator[list[report.Result]]:
+    collected: list[report.Result] = []
+    yield collected
+    report.write(collected, REPORT, harness.describe_toxiproxy())
+
+
+@pytest.mark.parametrize("name", [s.name for s in scenarios.SCENARIOS])
+async def test_scenario_holds_the_guarantees(
+    name: str, tmp_path: Path, results: list[report.Result]
+) -> None:
+    """The scenario's toxics break nothing: no loss, duplicate or regression, no ERROR line."""
+    result = await scenarios.run(scenarios.BY_NAME[name], scenarios.QUICK, tmp_path)
+    results.append(result)
+    assert result.violations == [], f"{name}: {result.figures}"
+    assert result.figures["writes"] > 0
+
+
+def test_the_runner_writes_a_report_and_fails_on_violations(tmp_path: Path) -> None:
+    """`python -m chaos run` writes report.md and report.json and exits 0 when all pass."""
+    run = subprocess.run(
+        [sys.executable, "-m", "chaos", "run", "--scenario", "slicer", "--report", str(tmp_path)],
+        capture_output=True,
+        timeout=180,
+    )
+    assert run.returncode == 0, run.stdout.decode()[-2000:]
+    table = (tmp_path / "report.md").read_text()
+    assert "| slicer |" in table
+    assert '"verdict": "pass"' in (tmp_path / "report.json").read_text()
+
+
+def test_a_violation_makes_the_report_fail(tmp_path: Path) -> None:
+    """A result with a violation is marked FAIL and listed under Violations."""
+    failed = report.Result("x", "none", violations=["3 updates lost"], lost=3)
+    report.write([failed], tmp_path, "http://example.invalid")
+    assert "| x | none |  | 3 | 0 | 0 | 0.0 | 0.0 | FAIL |" in (tmp_path / "report.md").read_text()
+    assert "- x: 3 updates lost" in (tmp_path / "report.md").read_text()
