@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest chaos clean
+.PHONY: run test lint typecheck pytest chaos load clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,9 +41,13 @@ pytest: $(VENV)/.dev-installed
 
 test: lint typecheck pytest
 
+LOAD_ARGS ?=
+load: $(VENV)/.dev-installed
+	$(BIN)/python -m loadtests.run $(LOAD_ARGS)
+
 PROFILE ?= quick
 chaos: $(VENV)/.dev-installed
 	$(BIN)/python -m chaos run --profile $(PROFILE) --report chaos-report
 
 clean:
-	rm -rf $(VENV) db.sqlite3 logs chaos-report .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 logs reports chaos-report .pytest_cache .mypy_cache .ruff_cache
