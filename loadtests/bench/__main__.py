@@ -1,0 +1,248 @@
+"""`python -m loadtests.bench [fanout|storm|idle|steady ...] [options]`: each
+benchmark runs on the order server and on the raw websockets baseline, one
+after the other on this machine, and prints a table with their ratio.
+
+    .venv/bin/python -m loadtests.bench                   # all four, default sizes
+    .venv/bin/python -m loadtests.bench fanout --subscribers 1000 --changes 200
+    .venv/bin/python -m loadtests.bench storm --clients 5000
+    .venv/bin/python -m loadtests.bench --redis           # the order server on channels-redis
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import psutil
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from chaos.processes import start_redis
+from loadtests.bench.targets import OrdersTarget, RawTarget
+
+Target = OrdersTarget | RawTarget
+CONNECT_BATCH = 200
+
+
+class Readers:
+    """One reader task per connection, recording each update's latency."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self.latencies: list[float] = []
+        self.last = 0.0
+        self.tasks: list[asyncio.Task[None]] = []
+
+    def add(self, ws: ClientConnection, record: bool = True) -> None:
+        self.tasks.append(asyncio.create_task(self._read(ws, record)))
+
+    async def _read(self, ws: ClientConnection, record: bool) -> None:
+        try:
+            async for text in ws:
+                sent = await self.target.on_message(ws, str(text))
+                if sent is not None and record:
+                    now = time.time()
+                    self.latencies.append((now - sent) * 1000)
+                    self.last = now
+        except ConnectionClosed:
+            pass
+
+    async def wait_for(self, count: int, idle: float = 15.0) -> None:
+        quiet_since = time.monotonic()
+        seen = -1
+        while len(self.latencies) < count and time.monotonic() - quiet_since < idle:
+            if len(self.latencies) != seen:
+                seen, quiet_since = len(self.latencies), time.monotonic()
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def open_many(target: Target, topic: str, count: int) -> list[ClientConnection]:
+    sockets: list[ClientConnection] = []
+    for start in range(0, count, CONNECT_BATCH):
+        batch = min(CONNECT_BATCH, count - start)
+        sockets += await asyncio.gather(*(target.connect(topic) for _ in range(batch)))
+    return sockets
+
+
+async def close_all(sockets: Iterable[ClientConnection]) -> None:
+    for ws in sockets:
+        ws.transport.abort()
+
+
+def pct(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
+
+
+def rss(pid: int) -> int:
+    return int(psutil.Process(pid).memory_info().rss)
+
+
+# 1. Fan-out
+
+
+async def fanout(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    sockets = await open_many(target, "all", args.subscribers)
+    readers = Readers(target)
+    for ws in sockets:
+        readers.add(ws)
+    await asyncio.sleep(1)
+    expected = args.subscribers * args.changes
+    started = time.time()
+    await target.publish(args.changes, "all")
+    await readers.wait_for(expected)
+    elapsed = max(1e-9, readers.last - started)
+    await readers.close()
+    await close_all(sockets)
+    got = len(readers.latencies)
+    return {
+        "deliveries/s": got / elapsed,
+        "p50 ms": pct(readers.latencies, 0.5),
+        "p95 ms": pct(readers.latencies, 0.95),
+        "p99 ms": pct(readers.latencies, 0.99),
+        "lost": expected - got,
+    }
+
+
+# 2. Reconnect storm
+
+
+async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    started = time.monotonic()
+    done: list[float] = []
+
+    async def one() -> ClientConnection:
+        ws = await target.connect("bob")
+        done.append(time.monotonic() - started)
+        return ws
+
+    results = await asyncio.gather(*(one() for _ in range(args.clients)), return_exceptions=True)
+    sockets = [r for r in results if not isinstance(r, BaseException)]
+    failures = len(results) - len(sockets)
+    last = max(done) if done else float("nan")
+    await close_all(sockets)
+    return {
+        "connections/s": len(sockets) / last if done else 0.0,
+        "failures": failures,
+        "time to last s": last,
+    }
+
+
+# 3. Idle capacity
+
+
+async def idle(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    before = rss(target.pid)
+    sockets = await open_many(target, "bob", args.idle)
+    readers = Readers(target)
+    for ws in sockets:
+        readers.add(ws, record=False)
+    await asyncio.sleep(3)
+    after = rss(target.pid)
+    process = psutil.Process(target.pid)
+    cpu_before = sum(process.cpu_times()[:2])
+    await asyncio.sleep(args.idle_seconds)
+    cpu = (sum(process.cpu_times()[:2]) - cpu_before) / args.idle_seconds
+    await readers.close()
+    await close_all(sockets)
+    return {"KB/connection": (after - before) / 1024 / args.idle, "CPU % of a core": cpu * 100}
+
+
+# 4. Steady state
+
+
+async def steady(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    sockets = await open_many(target, "bob", args.steady_idle)
+    quiet = Readers(target)
+    for ws in sockets:
+        quiet.add(ws, record=False)
+    watcher = await target.connect("alice")
+    readers = Readers(target)
+    readers.add(watcher)
+    await asyncio.sleep(1)
+    count = int(args.rate * args.steady_seconds)
+    await target.publish(count, "alice", rate=args.rate)
+    await readers.wait_for(count, idle=5)
+    await readers.close()
+    await quiet.close()
+    await close_all([*sockets, watcher])
+    return {
+        "p50 ms": pct(readers.latencies, 0.5),
+        "p95 ms": pct(readers.latencies, 0.95),
+        "p99 ms": pct(readers.latencies, 0.99),
+        "lost": count - len(readers.latencies),
+    }
+
+
+BENCHMARKS: dict[str, tuple[str, Callable[[Target, argparse.Namespace], Any]]] = {
+    "fanout": ("subscribers {subscribers} (staff, scope all) x {changes} changes", fanout),
+    "storm": ("{clients} clients connecting at once", storm),
+    "idle": ("{idle} idle connections, heartbeat every {heartbeat:g} s, {idle_seconds:g} s", idle),
+    "steady": ("{rate:g} updates/s to one client, {steady_idle} idle connections open", steady),
+}
+
+
+async def run(name: str, args: argparse.Namespace, workdir: Path, redis_url: str) -> None:
+    title, bench = BENCHMARKS[name]
+    rows: dict[str, dict[str, Any]] = {}
+    targets: list[Target] = [
+        OrdersTarget(workdir / f"{name}-orders", args.heartbeat, redis_url),
+        RawTarget(workdir / f"{name}-raw", args.heartbeat),
+    ]
+    (workdir / f"{name}-orders").mkdir(parents=True, exist_ok=True)
+    for target in targets:
+        await asyncio.to_thread(target.start)
+        try:
+            rows[target.name] = await bench(target, args)
+        finally:
+            await asyncio.to_thread(target.stop)
+    ours, raw = rows[OrdersTarget.name], rows[RawTarget.name]
+    layer = "channels-redis" if redis_url else "in-memory layer"
+    print(f"\n{name}: {title.format(**vars(args))} ({layer})\n")
+    print("| metric | orders server | raw websockets | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for metric in ours:
+        a, b = ours[metric], raw[metric]
+        ratio = f"{a / b:.2f}" if isinstance(b, float | int) and b else "-"
+        print(f"| {metric} | {a:,.1f} | {b:,.1f} | {ratio} |")
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("benchmarks", nargs="*", help=f"any of {', '.join(BENCHMARKS)} (all)")
+    parser.add_argument("--subscribers", type=int, default=500)
+    parser.add_argument("--changes", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--idle", type=int, default=2000)
+    parser.add_argument("--idle-seconds", type=float, default=20)
+    parser.add_argument("--heartbeat", type=float, default=5, help="server heartbeat interval")
+    parser.add_argument("--rate", type=float, default=20, help="updates per second")
+    parser.add_argument("--steady-idle", type=int, default=2000)
+    parser.add_argument("--steady-seconds", type=float, default=10)
+    parser.add_argument("--redis", action="store_true", help="run the order server on Redis")
+    args = parser.parse_args()
+    unknown = set(args.benchmarks) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
+    redis = start_redis() if args.redis else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
+            for name in args.benchmarks or BENCHMARKS:
+                await run(name, args, Path(tmp), redis.url if redis else "")
+    finally:
+        if redis is not None:
+            redis.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,159 @@
+"""The two servers a benchmark drives the same way: the order server (daphne,
+started like production with `realtime serve`) and the raw baseline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from chaos.orders_http import call
+from chaos.processes import HOST, Daphne, free_port, port_open, server_env, stop_process, wait_until
+
+FLOW = ("confirmed", "preparing", "ready", "delivered")
+OPEN = {"open_timeout": 60, "max_queue": None, "ping_interval": None}
+
+
+class OrdersTarget:
+    """Topics are `all` (staff), or a customer's name (their `mine` scope)."""
+
+    name = "orders server"
+
+    def __init__(self, workdir: Path, heartbeat: float = 25.0, redis_url: str = "") -> None:
+        extra = {
+            "WEBSOCKET_HEARTBEAT_INTERVAL": str(heartbeat),
+            "WEBSOCKET_HEARTBEAT_TIMEOUT": str(max(60.0, heartbeat * 3)),
+            "WEBSOCKET_MAX_CONNECTIONS": "1000000",
+            "WEBSOCKET_MAX_CONNECTIONS_PER_USER": "1000000",
+        }
+        env = server_env(
+            database_url=f"sqlite:///{workdir / 'db.sqlite3'}",
+            log_dir=workdir / "logs",
+            redis_url=redis_url,
+            extra=extra,
+        )
+        self.server = Daphne(free_port(), env, workdir / "logs")
+        self.tokens: dict[str, str] = {}
+
+    @property
+    def pid(self) -> int:
+        assert self.server.process is not None
+        return self.server.process.pid
+
+    def start(self) -> None:
+        self.server.start()
+        for user in ("alice", "bob"):
+            self.tokens[user] = self.server.manage("token", user, "--create")
+        self.tokens["all"] = self.server.manage("token", "staff", "--create", "--staff")
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    async def connect(self, topic: str) -> ClientConnection:
+        url = f"{self.server.ws}?token={self.tokens[topic]}"
+        ws = await connect(url, **OPEN)
+        await ws.recv()
+        if topic == "all":
+            await ws.send(json.dumps({"type": "subscribe", "scope": "all"}))
+        return ws
+
+    async def on_message(self, ws: ClientConnection, text: str) -> float | None:
+        """The update's send time, or None; answers heartbeats."""
+        frame = json.loads(text)
+        if frame["type"] == "heartbeat":
+            await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
+        if frame["type"] != "order.update":
+            return None
+        client_ts = (frame.get("meta") or {}).get("client_ts")
+        return float(client_ts) if client_ts is not None else None
+
+    async def publish(self, count: int, topic: str, rate: float | None = None) -> None:
+        """`count` order changes through the HTTP API, as fast as 4 writers go or at `rate`/s."""
+        owner = "alice" if topic == "all" else topic
+        writers = 1 if rate else 4
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(writers) as pool:
+            share = [count // writers + (i < count % writers) for i in range(writers)]
+            jobs = [loop.run_in_executor(pool, self._write, n, owner, rate) for n in share]
+            await asyncio.gather(*jobs)
+
+    def _write(self, changes: int, owner: str, rate: float | None) -> None:
+        base, token = self.server.http, self.tokens["all"]
+        done = 0
+        next_at = time.monotonic()
+        while done < changes:
+            status, order = call(
+                "POST",
+                f"{base}/api/orders/",
+                token,
+                {"items": [{"name": "tea", "qty": 1}], "owner": owner, "meta": self._meta()},
+            )
+            assert status == 201, order
+            done += 1
+            for step in FLOW[: changes - done]:
+                if rate:
+                    next_at += 1 / rate
+                    time.sleep(max(0.0, next_at - time.monotonic()))
+                body = {"status": step, "meta": self._meta()}
+                status, _ = call("PATCH", f"{base}/api/orders/{order['id']}/", token, body)
+                assert status == 200
+                done += 1
+
+    @staticmethod
+    def _meta() -> dict[str, float]:
+        return {"client_ts": time.time()}
+
+
+class RawTarget:
+    name = "raw websockets"
+
+    def __init__(self, workdir: Path, heartbeat: float = 25.0) -> None:
+        self.port = free_port()
+        self.heartbeat = heartbeat
+        self.process: subprocess.Popen[bytes] | None = None
+        self.control: ClientConnection | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "loadtests.bench.raw_server",
+                "--port",
+                str(self.port),
+                "--ping-interval",
+                str(self.heartbeat),
+            ],
+        )
+        wait_until(lambda: port_open(self.port), 20, "raw server")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+    async def connect(self, topic: str) -> ClientConnection:
+        return await connect(f"ws://{HOST}:{self.port}/{topic}", **OPEN)
+
+    async def on_message(self, ws: ClientConnection, text: str) -> float | None:
+        return float(json.loads(text)["client_ts"])
+
+    async def publish(self, count: int, topic: str, rate: float | None = None) -> None:
+        if self.control is None:
+            self.control = await connect(f"ws://{HOST}:{self.port}/control", **OPEN)
+        next_at = time.monotonic()
+        for _ in range(count):
+            if rate:
+                next_at += 1 / rate
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            await self.control.send(f"publish {topic} {json.dumps({'client_ts': time.time()})}")
