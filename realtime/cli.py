@@ -79,6 +79,22 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_logs_summary(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from realtime.observability.summary import render, summarize
+
+    path = Path(args.path or Path(os.environ.get("LOG_DIR", "logs")) / "websocket.log")
+    try:
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            summary = summarize(lines)
+    except OSError as exc:
+        print(f"realtime logs summary: {exc}", file=sys.stderr)
+        return 2
+    print(render(summary, str(path)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -102,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     prune = commands.add_parser("prune", help="delete events older than EVENT_RETENTION")
     prune.add_argument("--retention", type=int, default=None, help="seconds")
     prune.set_defaults(run=cmd_prune)
+
+    logs = commands.add_parser("logs", help="read websocket.log")
+    logs_commands = logs.add_subparsers(dest="logs_command", required=True)
+    summary = logs_commands.add_parser("summary", help="connections, close codes, durations")
+    summary.add_argument("path", nargs="?", help="default: $LOG_DIR/websocket.log")
+    summary.set_defaults(run=cmd_logs_summary)
     return parser
 
 

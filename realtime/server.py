@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import threading
 import time
 from typing import Any
 
@@ -101,6 +103,12 @@ class Drain:
             return
         logger.info("draining on %s: closing connections with 1012", signal.Signals(signum).name)
         self.deadline = time.monotonic() + max(0.0, self.grace - 1.0)
+        # The contract is an exit within the grace, whatever daphne's shutdown
+        # waits on (an application that ignores cancellation, a thread blocked
+        # in the database).
+        timer = threading.Timer(self.grace, self.force_exit)
+        timer.daemon = True
+        timer.start()
         get_hub().close_all(CloseCode.SERVICE_RESTART, "server restarting")
         self.reactor.callLater(DRAIN_POLL, self.wait)
 
@@ -117,3 +125,13 @@ class Drain:
     def stop(self) -> None:
         if self.reactor.running:
             self.reactor.stop()
+
+    def force_exit(self) -> None:
+        busy = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+        logger.warning(
+            "still running %.0f s after SIGTERM; exiting now (threads: %s)",
+            self.grace,
+            ", ".join(busy) or "-",
+        )
+        logging.shutdown()
+        os._exit(1)

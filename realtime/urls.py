@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from realtime.board import views as board
 from realtime.observability import health
 from realtime.orders.api import api
 
@@ -10,4 +11,6 @@ urlpatterns = [
     path("health/live", health.live),
     path("health/ready", health.ready),
     path("metrics", health.metrics),
+    path("", board.index),
+    path("board/<str:name>", board.asset),
 ]

@@ -12,17 +12,15 @@ import random
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from chaos.orders_http import call, metric, visible_events, visible_versions
 from chaos.processes import Daphne, free_port, server_env, start_redis
 from chaos.watchers import Watcher, watch
-from tests.integration.conftest import FAST, POSTGRES_ADMIN, seed_tokens
+from tests.integration.conftest import FAST, fresh_postgres, seed_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
@@ -34,18 +32,6 @@ DIRECT_WRITERS = 2
 DIRECT_ORDERS = 12
 HEARTBEAT = float(FAST["WEBSOCKET_HEARTBEAT_INTERVAL"])
 FLOW = ("confirmed", "preparing", "ready", "delivered")
-
-
-@contextlib.contextmanager
-def fresh_postgres() -> Iterator[str]:
-    name = f"realtime_g_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextlib.contextmanager

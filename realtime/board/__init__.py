@@ -1,0 +1,1 @@
+"""The live order board at `/`: a page and plain JavaScript modules, no build step."""

@@ -1,0 +1,94 @@
+"""The order board at `/` in real Chromium (Debian's, driven by Playwright):
+live updates, the connection indicator across a restart, and resume."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from chaos.orders_http import call, visible_versions
+from tests.integration.conftest import make_server, seed_tokens
+from tests.integration.test_resume import write_directly
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parents[3] / "test-artifacts"
+
+
+def test_board_shows_updates_live_and_resumes_after_a_restart(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A PATCH shows within 1 s; a restart shows `reconnecting`, then what changed meanwhile."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (README, prerequisites)")
+    server = make_server(tmp_path, "sqlite", "memory", request)
+    server.start()
+    try:
+        tokens = seed_tokens(server)
+        body = {"items": [{"name": "tea", "qty": 2}], "owner": "alice"}
+        status, order = call("POST", f"{server.http}/api/orders/", tokens["staff"], body)
+        assert status == 201
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            page.goto(f"{server.http}/?token={tokens['staff']}")
+            page.wait_for_selector('#status[data-state="connected"]', timeout=10_000)
+            page.wait_for_selector(f'#order-{order["id"]} td[data-status="pending"]')
+            assert page.is_hidden("#login")
+
+            started = time.monotonic()
+            url = f"{server.http}/api/orders/{order['id']}/"
+            assert call("PATCH", url, tokens["staff"], {"status": "confirmed"})[0] == 200
+            page.wait_for_selector(
+                f'#order-{order["id"]} td[data-status="confirmed"]', timeout=1000
+            )
+            patch_to_row_ms = (time.monotonic() - started) * 1000
+
+            server.signal(signal.SIGTERM)
+            server.wait(10)
+            page.wait_for_selector('#status[data-state="reconnecting"]', timeout=5000)
+            assert "reconnecting in" in page.text_content("#status")
+            write_directly(server, 1, "alice", 7)
+            server.start()
+            page.wait_for_selector('#status[data-state="connected"]', timeout=15_000)
+            newest = max(visible_versions(server.http, tokens["staff"]))
+            page.wait_for_selector(f'#order-{newest} td[data-status="delivered"]', timeout=5000)
+            assert page.text_content("#seq") != "-"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
+            browser.close()
+        print(f"PATCH -> row changed in the browser: {patch_to_row_ms:.0f} ms")
+    finally:
+        server.stop()
+
+
+def test_board_assets_are_served_and_others_are_not(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """`/` and the board modules are served with their types; other /board/ paths are 404."""
+    import urllib.error
+    import urllib.request
+
+    server = make_server(tmp_path, "sqlite", "memory", request)
+    server.start()
+    try:
+        with urllib.request.urlopen(f"{server.http}/", timeout=5) as page:
+            assert page.headers["Content-Type"].startswith("text/html")
+            assert b'<script type="module" src="/board/board.js">' in page.read()
+        with urllib.request.urlopen(f"{server.http}/board/connection.js", timeout=5) as module:
+            assert module.headers["Content-Type"] == "text/javascript"
+        for path in ("/board/missing.js", "/board/..%2Fviews.py", "/board/views.py"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{server.http}{path}", timeout=5)
+            assert refused.value.code == 404
+    finally:
+        server.stop()

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import json
+
+from realtime.observability.summary import parse, render, summarize
+
+TEXT = [
+    "2026-11-23T01:00:00.000+00:00 INFO realtime.ws accept conn=a user=alice staff=False cursor=3",
+    "2026-11-23T01:00:01.000+00:00 INFO realtime.ws close conn=a user=alice code=1006 "
+    'reason="connection lost" duration=1.5 messages_in=1 messages_out=2',
+    "2026-11-23T01:00:02.000+00:00 WARNING realtime.delivery channel layer receive failed: "
+    "ConnectionError (suppressed 4 repeats)",
+    "Traceback (most recent call last):",
+]
+
+
+def test_text_lines_parse_into_event_and_fields() -> None:
+    """The event is the text before the first key=value; quoted values lose their quotes."""
+    entry = parse(TEXT[1])
+    assert entry is not None
+    assert (entry.level, entry.logger, entry.event) == ("INFO", "realtime.ws", "close")
+    assert entry.fields["reason"] == "connection lost"
+    assert entry.fields["code"] == "1006"
+    assert parse(TEXT[3]) is None
+
+
+def test_summary_counts_connections_codes_durations_warnings_and_repeats() -> None:
+    """Text and JSON logs give the same summary."""
+    json_lines = [
+        json.dumps({"ts": "t1", "level": "INFO", "logger": "realtime.ws", "event": "accept"}),
+        json.dumps(
+            {
+                "ts": "t2",
+                "level": "INFO",
+                "logger": "realtime.ws",
+                "event": "close",
+                "code": 4408,
+                "duration": 60.2,
+            }
+        ),
+        "not json {",
+    ]
+    text = summarize(TEXT)
+    assert (text.accepted, dict(text.closes), text.durations) == (1, {1006: 1}, [1.5])
+    assert text.suppressed == 4
+    assert sum(text.warnings.values()) == 1
+    assert text.unparsed == 1
+    as_json = summarize(json_lines)
+    assert (as_json.accepted, dict(as_json.closes), as_json.durations) == (1, {4408: 1}, [60.2])
+    report = render(text, "websocket.log")
+    assert "1006      1  connection lost" in report
+    assert "suppressed repeats: 4" in report
