@@ -41,6 +41,8 @@ SETTINGS = {
 }
 FLOW = ("confirmed", "preparing", "ready", "delivered")
 CUSTOMERS = ("alice", "bob")
+# Five samples a second for at most an hour; a scenario takes under a minute.
+RSS_SAMPLES = 5 * 3600
 
 
 def describe_toxiproxy() -> str:
@@ -265,7 +267,7 @@ class Harness:
         return status, reply
 
     async def _sample_rss(self) -> None:
-        while True:
+        for _ in range(RSS_SAMPLES):
             process = self.server.process if self.server is not None else None
             if process is not None and process.poll() is None:
                 with contextlib.suppress(psutil.Error):

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -204,32 +205,26 @@ async def teardown_done(h: Harness, r: Result) -> None:
         r.violations.append(f"{open_now:g} connections open on the server for {expected} clients")
 
 
-# 5
-async def reset_peer(h: Harness, p: Profile, r: Result) -> None:
+# 5, 6
+async def cut_connections(
+    h: Harness, p: Profile, r: Result, kind: str, attributes: dict[str, int]
+) -> None:
+    """A toxic that cuts client connections (reset, or limit_data mid-frame):
+    clean reconnects, INFO lines only, and every dead connection torn down."""
     await standard_clients(h, p)
     h.start_writing()
-    await h.toxic(h.app, type="reset_peer", stream="downstream", attributes={"timeout": 0})
+    await h.toxic(h.app, type=kind, stream="downstream", attributes=attributes)
     await asyncio.sleep(min(p.soak, 2.0))
     healed = time.monotonic()
-    await h.untoxic(h.app, "reset_peer_downstream")
+    await h.untoxic(h.app, f"{kind}_downstream")
     r.figures["reconnects"] = reconnects(h)
     await reconnected(h, r, healed)
     await teardown_done(h, r)
     info_only(h, r)
 
 
-# 6
-async def limit_data(h: Harness, p: Profile, r: Result) -> None:
-    await standard_clients(h, p)
-    h.start_writing()
-    await h.toxic(h.app, type="limit_data", stream="downstream", attributes={"bytes": 600})
-    await asyncio.sleep(min(p.soak, 2.0))
-    healed = time.monotonic()
-    await h.untoxic(h.app, "limit_data_downstream")
-    r.figures["reconnects"] = reconnects(h)
-    await reconnected(h, r, healed)
-    await teardown_done(h, r)
-    info_only(h, r)
+reset_peer = partial(cut_connections, kind="reset_peer", attributes={"timeout": 0})
+limit_data = partial(cut_connections, kind="limit_data", attributes={"bytes": 600})
 
 
 # 7

@@ -4,9 +4,13 @@ change is recorded, for checking the guarantees afterwards."""
 from __future__ import annotations
 
 import asyncio
+import json
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
 
 from realtime.client import ClientStopped, OrdersClient, State, StateChange, Update
 
@@ -76,3 +80,15 @@ def watch(url: str, token: str, **options: Any) -> Watcher:
     watcher = Watcher(OrdersClient(url, token, **options))
     watcher.task = asyncio.create_task(watcher._record())
     return watcher
+
+
+async def stalled_reader(host: str, port: int, url: str) -> tuple[ClientConnection, dict[str, Any]]:
+    """A connection that reads its welcome and then stops reading at the TCP
+    level, with a small receive buffer so the kernel cannot hide the stall."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect((host, port))
+    ws = await connect(url, sock=sock, max_queue=1)
+    welcome: dict[str, Any] = json.loads(await ws.recv())
+    ws.transport.pause_reading()
+    return ws, welcome

@@ -83,3 +83,27 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+async def write_sampling_rss(env: dict[str, str], pid: int, *args: str) -> int:
+    """Run a writer process (`args` as on the command line) while sampling the
+    RSS of process `pid`; returns the peak growth in bytes."""
+    import asyncio
+
+    import psutil
+
+    watched = psutil.Process(pid)
+    before = peak = watched.memory_info().rss
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chaos.writers", *args, env=env, stdout=asyncio.subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 600
+    while writer.returncode is None and time.monotonic() < deadline:
+        peak = max(peak, watched.memory_info().rss)
+        try:
+            await asyncio.wait_for(writer.wait(), 0.05)
+        except TimeoutError:
+            continue
+    if writer.returncode != 0:
+        raise RuntimeError(f"writer exited with {writer.returncode}")
+    return int(peak - before)

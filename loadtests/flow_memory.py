@@ -10,16 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import socket
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import psutil
-from websockets.asyncio.client import connect
-
 from chaos.processes import HOST, Daphne, free_port, server_env, start_redis
+from chaos.watchers import stalled_reader
+from chaos.writers import write_sampling_rss
 from realtime.client import OrdersClient
 
 
@@ -44,39 +40,22 @@ async def run(args: argparse.Namespace, redis_url: str, stalled: bool) -> tuple[
                 break
             await asyncio.sleep(0.05)
         if stalled:
-            sock = socket.socket()
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-            sock.connect((HOST, server.port))
-            ws = await connect(f"{server.ws}?token={token}", sock=sock, max_queue=1)
-            await ws.recv()
-            ws.transport.pause_reading()
+            await stalled_reader(HOST, server.port, f"{server.ws}?token={token}")
         assert server.process is not None
-        daphne = psutil.Process(server.process.pid)
-        before = peak = daphne.memory_info().rss
-        writer = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "chaos.writers",
+        growth = await write_sampling_rss(
+            env,
+            server.process.pid,
             "--orders",
             str(args.orders),
             "--owners",
             "alice",
             "--item-bytes",
             str(args.item_bytes),
-            env=env,
-            stdout=asyncio.subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 600
-        while writer.returncode is None and time.monotonic() < deadline:
-            peak = max(peak, daphne.memory_info().rss)
-            try:
-                await asyncio.wait_for(writer.wait(), 0.05)
-            except TimeoutError:
-                continue
         await healthy.stop()
         log = (tmp / "logs" / "websocket.log").read_text()
         lag = re.search(r'slow consumer conn=\S+ why="(\w+ \d+)', log)
-        return (peak - before) / 2**20, lag.group(1) if lag else "-"
+        return growth / 2**20, lag.group(1) if lag else "-"
     finally:
         server.stop()
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from asyncio.subprocess import Process
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +42,14 @@ async def test_leaving_the_iterator_and_the_context_stops_the_client_promptly(
         server.stop()
 
 
+async def watch_cli(url: str, token: str, *args: str, **pipes: Any) -> Process:
+    """`python -m realtime.client watch` against `url`, its stdout piped."""
+    command = ["-m", "realtime.client", "watch", "--url", url, "--token", token, *args]
+    return await asyncio.create_subprocess_exec(
+        sys.executable, *command, stdout=asyncio.subprocess.PIPE, **pipes
+    )
+
+
 async def test_watch_cli_prints_updates_and_connection_changes(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -48,19 +58,7 @@ async def test_watch_cli_prints_updates_and_connection_changes(
     server.start()
     try:
         tokens = await asyncio.to_thread(seed_tokens, server)
-        watcher = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "realtime.client",
-            "watch",
-            "--url",
-            server.ws,
-            "--token",
-            tokens["alice"],
-            "--since",
-            "0",
-            stdout=asyncio.subprocess.PIPE,
-        )
+        watcher = await watch_cli(server.ws, tokens["alice"], "--since", "0")
         assert watcher.stdout is not None
         try:
             first = await asyncio.wait_for(watcher.stdout.readline(), 20)
@@ -90,18 +88,7 @@ async def test_watch_cli_stops_on_a_bad_token(
     server = make_server(tmp_path, "sqlite", "memory", request)
     server.start()
     try:
-        watcher = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "realtime.client",
-            "watch",
-            "--url",
-            server.ws,
-            "--token",
-            "not-a-token",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        watcher = await watch_cli(server.ws, "not-a-token", stderr=asyncio.subprocess.PIPE)
         out, err = await asyncio.wait_for(watcher.communicate(), 20)
         assert watcher.returncode == 2
         assert b"closed code=4401" in out

@@ -6,20 +6,16 @@ client has every update (DESIGN §4, G1)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import socket
-import sys
 import time
 from pathlib import Path
 
-import psutil
 import pytest
-from websockets.asyncio.client import connect
 
 from chaos.orders_http import visible_events
 from chaos.processes import HOST, Daphne
-from chaos.watchers import Watcher, watch
+from chaos.watchers import Watcher, stalled_reader, watch
+from chaos.writers import write_sampling_rss
 from tests.integration.conftest import make_server, seed_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -36,32 +32,8 @@ RSS_BOUND = MAX_LAG * ITEM_BYTES + 12 * 2**20
 async def stream(server: Daphne, seed: int) -> int:
     """Runs a writer process while sampling the server's RSS; returns the peak growth."""
     assert server.process is not None
-    daphne = psutil.Process(server.process.pid)
-    before = peak = daphne.memory_info().rss
-    writer = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "chaos.writers",
-        "--orders",
-        str(ORDERS),
-        "--owners",
-        "alice",
-        "--item-bytes",
-        str(ITEM_BYTES),
-        "--seed",
-        str(seed),
-        env=server.env,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 120
-    while writer.returncode is None and time.monotonic() < deadline:
-        peak = max(peak, daphne.memory_info().rss)
-        try:
-            await asyncio.wait_for(writer.wait(), 0.05)
-        except TimeoutError:
-            continue
-    assert writer.returncode == 0
-    return peak - before
+    args = ["--orders", str(ORDERS), "--owners", "alice", "--item-bytes", str(ITEM_BYTES)]
+    return await write_sampling_rss(server.env, server.process.pid, *args, "--seed", str(seed))
 
 
 async def test_a_stalled_reader_is_closed_with_4409_and_resumes_without_loss(
@@ -86,13 +58,7 @@ async def test_a_stalled_reader_is_closed_with_4409_and_resumes_without_loss(
         healthy = watch(server.ws, alice, since=0)
         await healthy.wait_connected()
 
-        # A small receive buffer, so that the client's kernel cannot hide the stall.
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.connect((HOST, server.port))
-        stalled = await connect(f"{server.ws}?token={alice}", sock=sock, max_queue=1)
-        welcome = json.loads(await stalled.recv())
-        stalled.transport.pause_reading()
+        stalled, welcome = await stalled_reader(HOST, server.port, f"{server.ws}?token={alice}")
 
         growth = await stream(server, seed=1)
 

@@ -64,7 +64,9 @@ class Upstream:
         return f"{HOST}:{self.port}"
 
     def _accept(self) -> None:
-        while not self.closing:
+        for _ in range(100_000):
+            if self.closing:
+                return
             try:
                 conn, _ = self.listener.accept()
             except OSError:
