@@ -46,12 +46,13 @@ RSS_SAMPLES = 5 * 3600
 
 
 def describe_toxiproxy() -> str:
-    if _answers(TOXIPROXY_URL):
+    if toxiproxy_answers(TOXIPROXY_URL):
         return f"the Toxiproxy at TOXIPROXY_URL={TOXIPROXY_URL}"
     return f"the bundled chaos.toxiproxy (nothing answered at {TOXIPROXY_URL})"
 
 
-def _answers(url: str) -> bool:
+def toxiproxy_answers(url: str) -> bool:
+    """Whether a Toxiproxy API answers at `url`."""
     try:
         with urllib.request.urlopen(f"{url}/version", timeout=1) as response:
             return bool(response.status == 200)
@@ -131,7 +132,7 @@ class Harness:
 
     def _start_toxiproxy(self) -> None:
         url = TOXIPROXY_URL
-        if not _answers(url):
+        if not toxiproxy_answers(url):
             port = free_port()
             self.toxiproxy_process = subprocess.Popen(
                 [sys.executable, "-m", "chaos.toxiproxy", "-host", HOST, "-port", str(port)],
@@ -139,7 +140,7 @@ class Harness:
                 stderr=(self.workdir / "toxiproxy.log").open("ab"),
             )
             url = f"http://{HOST}:{port}"
-            wait_until(lambda: _answers(url), 20, "chaos.toxiproxy")
+            wait_until(lambda: toxiproxy_answers(url), 20, "chaos.toxiproxy")
         parts = urllib.parse.urlsplit(url)
         APIConsumer.host = parts.hostname or HOST
         APIConsumer.port = parts.port or 8474

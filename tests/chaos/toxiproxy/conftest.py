@@ -13,15 +13,12 @@ import pytest
 from toxiproxy.api import APIConsumer
 from toxiproxy.server import Toxiproxy
 
+from chaos.harness import toxiproxy_answers
 from chaos.processes import HOST, free_port, stop_process, wait_until
 
 
 def api_up(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://{HOST}:{port}/version", timeout=1) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
+    return toxiproxy_answers(f"http://{HOST}:{port}")
 
 
 @pytest.fixture(scope="module")
