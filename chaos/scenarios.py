@@ -408,6 +408,8 @@ async def run(scenario: Scenario, profile: Profile, workdir: Path, seed: int = 1
             check.converged_in if check.converged_in is not None else "-"
         )
         result.figures["writes"] = harness.writes
+        # Writes refused while the server was down are not expected anywhere.
+        result.figures["write_errors"] = harness.write_errors
         result.violations.extend(check.violations)
         if scenario.name == "slow_close":
             await slow_close_shutdown(harness, result)

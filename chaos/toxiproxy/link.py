@@ -16,7 +16,7 @@ import random
 import socket
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chaos.toxiproxy.toxics import Toxic
 
@@ -43,7 +43,6 @@ class Stage:
     idle_since: float
     sent: int = 0
     debt: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Closed(Exception):
