@@ -240,21 +240,25 @@ class Harness:
         for _ in range(1_000_000):
             if not self._writing.is_set():
                 return
-            await self._one_order(pause=1 / rate)
+            if not await self._one_order(pause=1 / rate):
+                # The server is down or refusing: keep the pace instead of spinning.
+                await asyncio.sleep(1 / rate)
 
-    async def _one_order(self, pause: float = 0.0) -> None:
+    async def _one_order(self, pause: float = 0.0) -> bool:
+        """Create one order and walk it to delivered; False at the first refusal."""
         base, staff = self.daphne.http, self.tokens["staff"]
         body = {"items": [{"name": "tea", "qty": 1}], "owner": self.rng.choice(CUSTOMERS)}
         status, order = await self._call("POST", f"{base}/api/orders/", staff, body)
         if status != 201:
-            return
+            return False
         for step in FLOW:
             await asyncio.sleep(pause)
             meta = {"client_ts": time.time()}
             url = f"{base}/api/orders/{order['id']}/"
             status, _ = await self._call("PATCH", url, staff, {"status": step, "meta": meta})
             if status != 200:
-                return
+                return False
+        return True
 
     async def _call(self, method: str, url: str, token: str, body: object) -> tuple[int, Any]:
         try:

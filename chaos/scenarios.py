@@ -170,9 +170,12 @@ async def half_open(h: Harness, p: Profile, r: Result) -> None:
     await reconnected(h, r, healed)
 
 
-async def reconnected(h: Harness, r: Result, since: float, bound: float = 10.0) -> list[float]:
-    """Waits until every client connected again after `since`; records the figure."""
-    deadline = time.monotonic() + bound
+async def reconnected(
+    h: Harness, r: Result, since: float, bound: float = 10.0, wait: float = 30.0
+) -> list[float]:
+    """Waits (up to `wait` s) until every client connected again after `since`,
+    records how long that took, and flags anything beyond `bound`."""
+    deadline = since + max(bound, wait)
     times: list[float] = []
     while time.monotonic() < deadline:
         moments = [c.watcher.connected_after(since) for c in h.clients]
@@ -183,10 +186,16 @@ async def reconnected(h: Harness, r: Result, since: float, bound: float = 10.0) 
             break
         await asyncio.sleep(0.05)
     if not times:
-        r.violations.append(f"not every client reconnected within {bound} s")
+        back = sum(1 for c in h.clients if c.watcher.is_connected())
+        r.figures["reconnected"] = f"{back}/{len(h.clients)}"
+        r.violations.append(f"only {back} of {len(h.clients)} clients reconnected in {wait} s")
         return []
     r.figures["reconnect_p50_s"] = round(statistics.median(times), 2)
     r.figures["reconnect_max_s"] = round(times[-1], 2)
+    if times[-1] > bound:
+        r.violations.append(
+            f"the last client reconnected after {times[-1]:.1f} s (bound {bound} s)"
+        )
     return times
 
 
@@ -269,8 +278,10 @@ async def proxy_down(h: Harness, p: Profile, r: Result) -> None:
     await asyncio.sleep(5)
     enabled = time.monotonic()
     await h.set_enabled(h.app, True)
-    # The stated bound: the backoff cap plus 3 s to connect 500 clients.
-    times = await reconnected(h, r, enabled, bound=5.0 + 3.0)
+    # The stated bound: a client may start a full backoff-cap sleep (5 s) just
+    # before the proxy returns, then needs up to its open timeout (2 s) under
+    # the load of 500 handshakes, plus 3 s of slack on a shared 2-core machine.
+    times = await reconnected(h, r, enabled, bound=5.0 + 2.0 + 3.0)
     if times:
         buckets: dict[int, int] = {}
         for t in times:
