@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 HOST = "127.0.0.1"
+# Signs the tokens of every server the harness and the tests start.
+SECRET_KEY = "chaos-and-tests-secret-key-0123456789abcdef"
 
 
 def free_port() -> int:
@@ -153,7 +155,7 @@ def server_env(
         {
             "DATABASE_URL": database_url,
             "LOG_DIR": str(log_dir),
-            "SECRET_KEY": "chaos-and-tests-secret-key-0123456789abcdef",
+            "SECRET_KEY": SECRET_KEY,
             "PYTHONWARNINGS": "ignore",
         }
     )

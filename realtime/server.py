@@ -19,6 +19,16 @@ from django.conf import settings
 logger = logging.getLogger("realtime.server")
 
 DRAIN_POLL = 0.05
+# Frames waiting for a consumer before daphne stops reading that socket, and
+# the depth at which it reads again: a client sending faster than its consumer
+# keeps up is held back by TCP instead of queueing without bound (daphne's
+# queue has none) and taking the event loop from every other connection.
+INBOUND_HIGH = 64
+INBOUND_LOW = 16
+INBOUND_POLL = 0.01
+# Bytes read from one socket at a time: a flood of tiny frames is parsed in
+# small slices, between which the event loop serves everyone else.
+INBOUND_READ_BYTES = 4096
 
 
 def endpoint(host: str, port: int) -> str:
@@ -45,18 +55,45 @@ def serve(host: str, port: int) -> None:
     )
     drain = Drain(reactor, settings.SHUTDOWN_GRACE)
     reactor.callWhenRunning(drain.install)
-    reactor.callWhenRunning(configure_websockets, server)
+    reactor.callWhenRunning(configure_protocols, server)
     server.run()
 
 
-def configure_websockets(server: Any) -> None:
-    """Runs once daphne has built its WebSocket factory, before any connection."""
+def configure_protocols(server: Any) -> None:
+    """Runs once daphne has built its factories, before any connection."""
     from daphne.ws_protocol import WebSocketProtocol
 
-    class CloseCodeProtocol(WebSocketProtocol):  # type: ignore[misc]
-        """autobahn's sendClose takes only 1000 or 3000-4999 from an application;
-        the contract also needs 1011, 1012 and 1013. Its frame-size limit is
-        meant for incoming frames only."""
+    loop = asyncio.get_event_loop()
+
+    class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
+        """daphne's protocol with what the contract needs on top: close codes
+        1011, 1012 and 1013 with their reasons (autobahn takes only 1000 and
+        3000-4999 from an application, daphne drops reasons), a frame-size
+        limit for incoming frames only, and reading paused while the consumer
+        is INBOUND_HIGH frames behind."""
+
+        reading_paused = False
+
+        def connectionMade(self) -> None:
+            super().connectionMade()
+            self.transport.bufferSize = INBOUND_READ_BYTES
+
+        def onMessage(self, payload: bytes, isBinary: bool) -> None:
+            super().onMessage(payload, isBinary)
+            queue = getattr(self, "application_queue", None)
+            if queue is not None and not self.reading_paused and queue.qsize() >= INBOUND_HIGH:
+                self.reading_paused = True
+                self.transport.pauseProducing()
+                loop.call_later(INBOUND_POLL, self.read_when_drained)
+
+        def read_when_drained(self) -> None:
+            if not self.transport.connected:
+                return
+            if self.application_queue.qsize() > INBOUND_LOW:
+                loop.call_later(INBOUND_POLL, self.read_when_drained)
+                return
+            self.reading_paused = False
+            self.transport.resumeProducing()
 
         def sendMessage(self, payload: bytes, isBinary: bool = False) -> None:
             # autobahn applies its message-size limit to what the server sends
@@ -68,13 +105,25 @@ def configure_websockets(server: Any) -> None:
             finally:
                 self.maxMessagePayloadSize = limit
 
-        def serverClose(self, code: int | None = None) -> None:
-            if code is not None and 1000 < code < 3000 and self.state == self.STATE_OPEN:
-                self.sendCloseFrame(code=code, isReply=False)
-            else:
-                super().serverClose(code)
+        def handle_reply(self, message: dict[str, Any]) -> None:
+            # daphne drops the close reason; clients are owed it ("token expired").
+            if message.get("type") == "websocket.close":
+                self.close_reason = str(message.get("reason") or "")
+            super().handle_reply(message)
 
-    server.ws_factory.protocol = CloseCodeProtocol
+        def serverClose(self, code: int | None = None) -> None:
+            code = 1000 if code is None else code
+            # A close frame has room for 123 bytes of reason.
+            reason = getattr(self, "close_reason", "").encode()[:123].decode(errors="ignore")
+            if not 1000 < code < 3000:
+                self.sendClose(code=code, reason=reason or None)
+            elif self.state == self.STATE_OPEN:
+                self.sendCloseFrame(code=code, reasonUtf8=reason.encode(), isReply=False)
+
+    server.ws_factory.protocol = OrdersWebSocketProtocol
+    # A connection that stops mid-request (a half-sent handshake) is dropped
+    # after this much silence instead of holding a socket.
+    server.http_factory.timeOut = settings.HTTP_IDLE_TIMEOUT
     # autobahn fails a protocol error (such as an oversized frame) by dropping
     # TCP; a close frame lets the client see 1009.
     server.ws_factory.setProtocolOptions(failByDrop=False)

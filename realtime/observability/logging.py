@@ -137,6 +137,21 @@ class ReadinessAnswerFilter(logging.Filter):
         return not (getattr(record, "status_code", None) == 503 and path == "/health/ready")
 
 
+class ClientFaultFilter(logging.Filter):
+    """Django logs a refused request (a bad Host header, an oversized body) to
+    `django.security.*` at ERROR with a traceback; the client caused it, so it
+    is one WARNING line. A handler filter, because a logger's filters do not
+    see what its children log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("django.security."):
+            return True
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
 def configure(options: dict[str, Any]) -> None:
     """Django's LOGGING_CONFIG hook; `options` is settings.LOGGING."""
     log_dir = Path(options["log_dir"])
@@ -151,6 +166,7 @@ def configure(options: dict[str, Any]) -> None:
                 "redact": {"()": RedactingFilter},
                 "repeats": {"()": RepeatFilter},
                 "readiness": {"()": ReadinessAnswerFilter},
+                "client_fault": {"()": ClientFaultFilter},
             },
             "formatters": {
                 "text": {"()": TextFormatter},
@@ -164,12 +180,12 @@ def configure(options: dict[str, Any]) -> None:
                     "backupCount": 5,
                     "encoding": "utf-8",
                     "formatter": formatter,
-                    "filters": ["redact", "repeats"],
+                    "filters": ["client_fault", "redact", "repeats"],
                 },
                 "console": {
                     "class": "logging.StreamHandler",
                     "formatter": formatter,
-                    "filters": ["redact", "repeats"],
+                    "filters": ["client_fault", "redact", "repeats"],
                 },
             },
             "loggers": {

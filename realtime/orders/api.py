@@ -8,10 +8,11 @@ from typing import Annotated, Any
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, NinjaAPI, Schema
+from ninja import Field, NinjaAPI, Path, Schema
 from ninja import Status as Reply
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer
+from pydantic import AfterValidator
 
 from realtime.delivery.replay import Visibility, fetch_events
 from realtime.orders import service
@@ -20,6 +21,11 @@ from realtime.orders.visibility import user_active, visible_orders
 from realtime.tokens import Principal, TokenError, issue_token, verify_token
 
 MAX_PAGE = 500
+# Ids and seqs are 64-bit in every database; a larger number is a client error, not a 500.
+MAX_ID = 2**63 - 1
+
+Text = Annotated[str, AfterValidator(service.check_text)]
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
 class BearerAuth(HttpBearer):
@@ -49,8 +55,8 @@ def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 
 class TokenIn(Schema):
-    username: str = Field(max_length=150)
-    password: str = Field(max_length=256)
+    username: Text = Field(max_length=150)
+    password: Text = Field(max_length=256)
 
 
 class TokenOut(Schema):
@@ -60,13 +66,13 @@ class TokenOut(Schema):
 
 
 class Item(Schema):
-    name: str = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=100)
     qty: int = Field(ge=1, le=1000)
 
 
 class OrderIn(Schema):
     items: list[Item] = Field(min_length=1, max_length=50)
-    owner: str | None = None
+    owner: Text | None = Field(default=None, max_length=150)
     meta: dict[str, Any] | None = None
 
 
@@ -102,14 +108,42 @@ class Message(Schema):
     detail: str
 
 
+class Invalid(Schema):
+    detail: str
+    errors: list[dict[str, Any]] = []
+
+
+# What any operation may answer: an unparseable body, a missing or bad token,
+# a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a request that fails validation.
+ERRORS: dict[int, type[Schema]] = {400: Message, 401: Message, 413: Message, 422: Invalid}
+
+
+def check_query(request: HttpRequest, *known: str) -> None:
+    """Refuse unknown query parameters, so that a typo (`?sinse=5`) is a 422
+    rather than a silently different answer."""
+    unknown = sorted(set(request.GET) - set(known))
+    if unknown:
+        raise ValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ["query", name],
+                    "msg": "unknown query parameter",
+                }
+                for name in unknown
+            ]
+        )
+
+
 def principal_of(request: HttpRequest) -> Principal:
     auth = getattr(request, "auth", None)
     assert isinstance(auth, Principal)
     return auth
 
 
-@api.post("/token/", auth=None, response={200: TokenOut, 401: Message})
+@api.post("/token/", auth=None, response={200: TokenOut, **ERRORS})
 def token(request: HttpRequest, body: TokenIn) -> Reply[dict[str, Any]]:
+    check_query(request)
     user = authenticate(request, username=body.username, password=body.password)
     if user is None or not user.is_active:
         return Reply(401, {"detail": "wrong username or password"})
@@ -124,17 +158,19 @@ def token(request: HttpRequest, body: TokenIn) -> Reply[dict[str, Any]]:
     )
 
 
-@api.get("/orders/", response=list[OrderOut])
+@api.get("/orders/", response={200: list[OrderOut], **ERRORS})
 def list_orders(
-    request: HttpRequest, limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 200, after_id: int = 0
+    request: HttpRequest, limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 200, after_id: Id = 0
 ) -> list[dict[str, Any]]:
+    check_query(request, "limit", "after_id")
     who = principal_of(request)
     orders = visible_orders(who.user_id, who.staff).filter(pk__gt=after_id)[:limit]
     return [order.as_dict() for order in orders]
 
 
-@api.post("/orders/", response={201: OrderOut, 403: Message, 404: Message, 422: Message})
+@api.post("/orders/", response={201: OrderOut, 403: Message, 404: Message, **ERRORS})
 def create_order(request: HttpRequest, body: OrderIn) -> Reply[dict[str, Any]]:
+    check_query(request)
     who = principal_of(request)
     owner: AbstractBaseUser | None
     users = get_user_model().objects
@@ -153,8 +189,11 @@ def create_order(request: HttpRequest, body: OrderIn) -> Reply[dict[str, Any]]:
     return Reply(201, order.as_dict())
 
 
-@api.get("/orders/{order_id}/", response={200: OrderOut, 404: Message})
-def get_order(request: HttpRequest, order_id: int) -> Reply[dict[str, Any]]:
+@api.get("/orders/{order_id}/", response={200: OrderOut, 404: Message, **ERRORS})
+def get_order(
+    request: HttpRequest, order_id: Annotated[int, Path(ge=0, le=MAX_ID)]
+) -> Reply[dict[str, Any]]:
+    check_query(request)
     who = principal_of(request)
     order = visible_orders(who.user_id, who.staff).filter(pk=order_id).first()
     if order is None:
@@ -164,9 +203,12 @@ def get_order(request: HttpRequest, order_id: int) -> Reply[dict[str, Any]]:
 
 @api.patch(
     "/orders/{order_id}/",
-    response={200: OrderOut, 403: Message, 404: Message, 409: Message, 422: Message},
+    response={200: OrderOut, 403: Message, 404: Message, 409: Message, **ERRORS},
 )
-def patch_order(request: HttpRequest, order_id: int, body: OrderPatch) -> Reply[dict[str, Any]]:
+def patch_order(
+    request: HttpRequest, order_id: Annotated[int, Path(ge=0, le=MAX_ID)], body: OrderPatch
+) -> Reply[dict[str, Any]]:
+    check_query(request)
     who = principal_of(request)
     if not visible_orders(who.user_id, who.staff).filter(pk=order_id).exists():
         return Reply(404, {"detail": "order not found"})
@@ -181,18 +223,22 @@ def patch_order(request: HttpRequest, order_id: int, body: OrderPatch) -> Reply[
     return Reply(200, order.as_dict())
 
 
-@api.get("/events/", response={200: EventsOut, 410: Message})
+@api.get("/events/", response={200: EventsOut, 409: Message, 410: Message, **ERRORS})
 def events(
     request: HttpRequest,
-    since: Annotated[int, Field(ge=0)] = 0,
+    since: Id = 0,
     limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = MAX_PAGE,
 ) -> Reply[dict[str, Any]]:
     """Replay over HTTP: the caller's events after `since`, in seq order."""
+    check_query(request, "since", "limit")
     who = principal_of(request)
     if since < service.pruned_through():
         return Reply(410, {"detail": "history before this seq is gone: refetch /api/orders/"})
     # Read the head first: every event up to it is committed, so the page covers it.
     latest = service.latest_seq()
+    if since > latest:
+        # A cursor past the head would make a client skip the events still to come.
+        return Reply(409, {"detail": f"since {since} is ahead of the latest seq {latest}"})
     page = fetch_events(
         since, limit=limit + 1, visibility=Visibility(user_id=who.user_id, everything=who.staff)
     )
@@ -203,7 +249,7 @@ def events(
         200,
         {
             "events": [json.loads(event.frame) for event in page],
-            "cursor": last if more else max(since, latest, last),
+            "cursor": last if more else max(latest, last),
             "more": more,
         },
     )

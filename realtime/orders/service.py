@@ -4,6 +4,7 @@ same transaction, then publishes after commit (DESIGN §3)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -28,10 +29,41 @@ class TransitionError(Exception):
         self.target = target
 
 
+def check_text(text: str) -> str:
+    """Text every database stores and every client decodes: PostgreSQL refuses
+    NUL, and a lone surrogate has no UTF-8 encoding."""
+    if "\x00" in text:
+        raise ValueError("text must not contain NUL characters")
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError("text must be valid Unicode (no lone surrogates)") from exc
+    return text
+
+
+def _texts(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from _texts(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _texts(item)
+
+
 def check_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
     meta = meta or {}
-    if len(json.dumps(meta, separators=(",", ":"))) > MAX_META_BYTES:
+    try:
+        encoded = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (ValueError, RecursionError) as exc:
+        raise ValueError("meta must be plain JSON without NaN or infinite numbers") from exc
+    if len(check_text(encoded).encode()) > MAX_META_BYTES:
         raise ValueError(f"meta must encode to at most {MAX_META_BYTES} bytes")
+    # json.dumps escapes NUL, so the strings themselves are checked.
+    for text in _texts(meta):
+        check_text(text)
     return meta
 
 

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -470,16 +471,40 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.base_send({"type": "websocket.send", "text": text})
         except asyncio.CancelledError:
             raise
+        except (OSError, Disconnected) as exc:
+            # The peer is gone: autobahn raises once its side has closed (after a
+            # 1002 or 1007, before the disconnect reaches us), other servers OSError.
+            await self.send_failed(exc, None)
+            return False
         except Exception as exc:
-            metrics.SEND_FAILURES.inc()
-            log_event(logger, "send failure", conn=self.connection_id, error=type(exc).__name__)
-            self.closed = True
-            self.close_code, self.close_reason = 1006, "send failed"
-            self.teardown()
+            # The socket may be fine and the frame is what failed: a server bug,
+            # so the client is told with 1011 rather than left on a dead consumer.
+            logger.exception("send failed conn=%s", self.connection_id)
+            self.crashed = True
+            await self.send_failed(exc, CloseCode.INTERNAL_ERROR)
             return False
         self.messages_out += 1
         metrics.MESSAGES_SENT.inc()
         return True
+
+    async def send_failed(self, exc: Exception, close_with: int | None) -> None:
+        metrics.SEND_FAILURES.inc()
+        log_event(logger, "send failure", conn=self.connection_id, error=type(exc).__name__)
+        self.closed = True
+        self.close_code = 1006 if close_with is None else close_with
+        self.close_reason = "send failed"
+        if close_with is not None:
+            try:
+                await self.base_send(
+                    {"type": "websocket.close", "code": int(close_with), "reason": "send failed"}
+                )
+            except asyncio.CancelledError:
+                raise
+            except Exception as close_exc:
+                logger.info(
+                    "close after send failure failed conn=%s: %s", self.connection_id, close_exc
+                )
+        self.teardown()
 
     async def close_now(self, close: Close) -> None:
         if self.closed:

@@ -217,7 +217,9 @@ def parse_since(raw: str | None) -> int | FrameError | None:
 
 
 def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    # ASCII escapes make every frame sendable: text that slipped past input
+    # checks (a lone surrogate, say) cannot fail the UTF-8 encoding at send.
+    return json.dumps(frame, separators=(",", ":"))
 
 
 def _with_ref(frame: dict[str, Any], ref: Ref) -> dict[str, Any]:

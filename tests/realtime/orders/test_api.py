@@ -133,3 +133,44 @@ def test_openapi_schema_is_published() -> None:
     """The API publishes an OpenAPI schema."""
     schema = Client().get("/api/openapi.json").json()
     assert "/api/orders/{order_id}/" in schema["paths"]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ('{"items": [{"name": "tea", "qty": 1}], "meta": {"a": NaN}}', "NaN"),
+        ('{"items": [{"name": "tea", "qty": 1}], "meta": {"a": 1e400}}', "NaN or infinite"),
+        ('{"items": [{"name": "te\\u0000a", "qty": 1}]}', "NUL"),
+        ('{"items": [{"name": "tea", "qty": 1}], "meta": {"a": "\\ud800"}}', "surrogate"),
+        ('{"items": [{"name": "tea", "qty": 1}], "meta": {"\\u0000": 1}}', "NUL"),
+        ('{"items": [{"name": "tea", "qty": 1}], "owner": "b\\u0000b"}', "NUL"),
+    ],
+)
+def test_text_no_database_or_client_can_hold_is_refused(
+    users: dict[str, Any], body: str, detail: str
+) -> None:
+    """NaN, infinities, NUL and lone surrogates get 422 instead of a 500 or a poisoned event."""
+    response = Client().post(
+        "/api/orders/", body, content_type="application/json", **auth(users["staff"])
+    )
+    assert response.status_code == 422
+    assert detail in json.dumps(response.json())
+
+
+def test_ids_and_seqs_past_64_bits_are_422_not_500(users: dict[str, Any]) -> None:
+    """Numbers no database column holds are refused as invalid requests."""
+    client = Client()
+    huge = 2**64
+    for path in (
+        f"/api/orders/{huge}/",
+        f"/api/events/?since={huge}",
+        f"/api/orders/?after_id={huge}",
+    ):
+        assert client.get(path, **auth(users["alice"])).status_code == 422
+
+
+def test_events_since_ahead_of_the_head_is_409(users: dict[str, Any]) -> None:
+    """A cursor past the latest seq is refused, since it would skip the events to come."""
+    response = Client().get("/api/events/?since=50", **auth(users["alice"]))
+    assert response.status_code == 409
+    assert response.json() == {"detail": "since 50 is ahead of the latest seq 0"}

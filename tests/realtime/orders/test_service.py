@@ -10,6 +10,8 @@ from realtime.orders.models import OrderEvent
 from realtime.orders.service import (
     TransitionError,
     change_status,
+    check_meta,
+    check_text,
     create_order,
     latest_seq,
     prune_events,
@@ -52,3 +54,29 @@ def test_prune_deletes_old_events_but_keeps_the_newest_and_records_the_horizon()
     assert list(OrderEvent.objects.values_list("seq", flat=True)) == [newest]
     assert pruned_through() == newest - 1
     assert prune_events(3600) == 0
+
+
+@pytest.mark.parametrize(
+    ("meta", "detail"),
+    [
+        ({"a": float("nan")}, "NaN"),
+        ({"a": float("inf")}, "NaN or infinite"),
+        ({"a": "x" * 300}, "256 bytes"),
+        ({"a": "\u00e9" * 200}, "256 bytes"),
+        ({"a": ["ok", {"b": "nul\x00"}]}, "NUL"),
+        ({"k\x00": 1}, "NUL"),
+        ({"a": "\ud800"}, "surrogate"),
+    ],
+)
+def test_meta_that_cannot_be_stored_or_sent_is_refused(
+    meta: dict[str, object], detail: str
+) -> None:
+    """meta must be finite, NUL-free, valid Unicode and at most 256 bytes of UTF-8."""
+    with pytest.raises(ValueError, match=detail):
+        check_meta(meta)
+
+
+def test_plain_text_and_small_meta_pass() -> None:
+    """Ordinary Unicode text and meta pass unchanged."""
+    assert check_text("caf\u00e9 \U0001f375") == "caf\u00e9 \U0001f375"
+    assert check_meta({"by": "kitchen", "n": 2}) == {"by": "kitchen", "n": 2}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from realtime.delivery.hub import get_hub
 from realtime.orders import service
 from realtime.orders.states import Status
 from realtime.tokens import issue_token
+from realtime.ws.consumer import OrdersConsumer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
@@ -145,3 +147,37 @@ async def test_repeated_violations_close_4400() -> None:
         if frame["type"] == "error":
             codes.append(frame["code"])
     assert codes == ["unknown_type"] * 11 + [4400]
+
+
+def detached_consumer(fail_with: Exception) -> tuple[OrdersConsumer, list[dict[str, Any]]]:
+    sent: list[dict[str, Any]] = []
+
+    async def base_send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            raise fail_with
+        sent.append(message)
+
+    consumer = OrdersConsumer()
+    consumer.scope = {"type": "websocket", "client": ("127.0.0.1", 1)}
+    consumer._init_state()
+    consumer.base_send = base_send
+    return consumer, sent
+
+
+async def test_send_to_a_vanished_peer_tears_down_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """An OSError on send is the peer leaving: closed as 1006, torn down, logged at INFO."""
+    consumer, sent = detached_consumer(ConnectionResetError("gone"))
+    assert await consumer.safe_send('{"type":"heartbeat"}') is False
+    assert (consumer.close_code, consumer.torn_down, sent) == (1006, True, [])
+    assert max(record.levelno for record in caplog.records) == logging.INFO
+
+
+async def test_send_that_fails_for_another_reason_closes_1011(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A frame that fails on a live socket is a server bug: logged at ERROR, client gets 1011."""
+    consumer, sent = detached_consumer(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogate"))
+    assert await consumer.safe_send('{"type":"heartbeat"}') is False
+    assert sent == [{"type": "websocket.close", "code": 1011, "reason": "send failed"}]
+    assert (consumer.close_code, consumer.torn_down) == (1011, True)
+    assert any(record.levelno == logging.ERROR for record in caplog.records)

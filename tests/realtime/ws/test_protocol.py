@@ -100,5 +100,12 @@ def test_order_update_encodes_compactly() -> None:
     """order.update is encoded once, compact, with seq, order, published_at and meta."""
     text = protocol.encode(protocol.order_update(5, {"id": 1}, 10.5, {"k": "é"}))
     assert text == (
-        '{"type":"order.update","seq":5,"order":{"id":1},"published_at":10.5,"meta":{"k":"é"}}'
+        '{"type":"order.update","seq":5,"order":{"id":1},"published_at":10.5,"meta":{"k":"\\u00e9"}}'
     )
+
+
+def test_encoded_frames_are_ascii_even_with_lone_surrogates() -> None:
+    """Every encoded frame is ASCII, so text that slipped past input checks cannot fail a send."""
+    text = protocol.encode({"type": "order.update", "meta": {"note": "caf\u00e9 \ud800"}})
+    assert text.isascii()
+    assert json.loads(text)["meta"]["note"] == "caf\u00e9 \ud800"

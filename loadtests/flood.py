@@ -1,0 +1,100 @@
+"""What one flooding client costs everyone else: update-to-client latency of
+the watchers before and during a flood from `chaos.flooder` (frames as fast as
+the socket takes them, reconnecting on every 4429), on one server in one run,
+so "before" is the baseline.
+
+    .venv/bin/python -m loadtests.flood [--watchers 10] [--updates 300] [--rate 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from chaos.orders_http import acall
+from chaos.processes import Daphne, free_port, server_env
+from chaos.watchers import Watcher, watch
+
+
+def pct(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
+
+
+async def phase(
+    server: Daphne, token: str, watchers: list[Watcher], args: argparse.Namespace
+) -> list[float]:
+    """Latencies (ms) of `args.updates` new orders, created at `args.rate` per second."""
+    marks = [len(w.updates) for w in watchers]
+    started = time.monotonic()
+    for n in range(args.updates):
+        await asyncio.sleep(max(0.0, started + n / args.rate - time.monotonic()))
+        status, body = await acall(
+            "POST", f"{server.http}/api/orders/", token, {"items": [{"name": "tea", "qty": 1}]}
+        )
+        if status != 201:
+            raise RuntimeError(f"POST /api/orders/ answered {status}: {body}")
+    for watcher, mark in zip(watchers, marks, strict=True):
+        await watcher.wait_updates(mark + args.updates, timeout=30)
+    return [
+        (u.received_at - u.published_at) * 1000
+        for watcher, mark in zip(watchers, marks, strict=True)
+        for u in watcher.updates[mark:]
+    ]
+
+
+async def run(args: argparse.Namespace) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="flood-"))
+    env = server_env(database_url=f"sqlite:///{tmp / 'db.sqlite3'}", log_dir=tmp / "logs")
+    server = Daphne(free_port(), env, tmp / "logs")
+    server.start()
+    try:
+        token = server.manage("token", "alice", "--create")
+        mallory = server.manage("token", "mallory", "--create")
+        watchers = [watch(server.ws, token) for _ in range(args.watchers)]
+        for watcher in watchers:
+            await watcher.wait_connected()
+        before = await phase(server, token, watchers, args)
+        seconds = str(args.updates / args.rate + 2)
+        flooder = await asyncio.create_subprocess_exec(
+            *[sys.executable, "-m", "chaos.flooder", "--seconds", seconds],
+            *["--url", server.ws, "--token", mallory],
+            stdout=asyncio.subprocess.PIPE,
+        )
+        await asyncio.sleep(1)
+        during = await phase(server, token, watchers, args)
+        out, _ = await asyncio.wait_for(flooder.communicate(), 60)
+        flood = json.loads(out)
+        lost = sum(2 * args.updates - len(w.updates) for w in watchers)
+        for watcher in watchers:
+            await watcher.stop()
+    finally:
+        server.stop()
+
+    print(
+        f"\n{args.watchers} watchers, {args.updates} updates at {args.rate:g}/s per phase; "
+        f"flood: {flood['sent']:,} frames over {flood['connections']} connections, "
+        f"closes {flood['closes']}, lost {lost}\n"
+    )
+    print("| update -> client | before the flood (baseline) | during | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    for name, share in (("p50 ms", 0.5), ("p95 ms", 0.95), ("p99 ms", 0.99)):
+        b, d = pct(before, share), pct(during, share)
+        print(f"| {name} | {b:.1f} | {d:.1f} | {d / b:.2f} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m loadtests.flood", description=__doc__)
+    parser.add_argument("--watchers", type=int, default=10)
+    parser.add_argument("--updates", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=50.0)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
