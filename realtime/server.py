@@ -31,6 +31,19 @@ INBOUND_POLL = 0.01
 INBOUND_READ_BYTES = 4096
 
 
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, unfragmented, uncompressed text frame (RFC 6455 §5.2),
+    as a server sends it."""
+    length = len(payload)
+    if length < 126:
+        header = bytes((0x81, length))
+    elif length < 1 << 16:
+        header = bytes((0x81, 126)) + length.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + length.to_bytes(8, "big")
+    return header + payload
+
+
 def endpoint(host: str, port: int) -> str:
     return f"tcp:port={port}:interface={host.strip('[]').replace(':', chr(92) + ':')}"
 
@@ -61,6 +74,7 @@ def serve(host: str, port: int) -> None:
 
 def configure_protocols(server: Any) -> None:
     """Runs once daphne has built its factories, before any connection."""
+    from autobahn.exception import Disconnected
     from daphne.ws_protocol import WebSocketProtocol
 
     loop = asyncio.get_event_loop()
@@ -104,6 +118,29 @@ def configure_protocols(server: Any) -> None:
                 super().sendMessage(payload, isBinary)
             finally:
                 self.maxMessagePayloadSize = limit
+
+        def send_text_now(self, payload: bytes) -> None:
+            """A text frame from the consumer's fast path (realtime.ws.consumer):
+            what daphne's `websocket.send` would do, minus the ASGI round trip,
+            autobahn's per-frame bookkeeping and, when nothing is queued, the
+            reactor's register-then-write cycle. Raises autobahn's
+            Disconnected once the socket is closing."""
+            if self.state != self.STATE_OPEN:
+                raise Disconnected("the WebSocket is closing")
+            transport = self.transport
+            queued = getattr(transport, "_tempDataBuffer", None)
+            if self._perMessageCompress is not None or self.send_queue or queued is None:
+                self.sendMessage(payload, False)
+                return
+            frame = text_frame(payload)
+            if not queued and not transport.dataBuffer and not transport.disconnecting:
+                try:
+                    sent = transport.socket.send(frame)
+                except BlockingIOError:
+                    sent = 0
+                frame = frame[sent:]
+            if frame:
+                transport.write(frame)
 
         def handle_reply(self, message: dict[str, Any]) -> None:
             # daphne drops the close reason; clients are owed it ("token expired").

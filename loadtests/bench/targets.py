@@ -8,15 +8,12 @@ import json
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from chaos.orders_http import call
 from chaos.processes import HOST, Daphne, free_port, port_open, server_env, stop_process, wait_until
 
-FLOW = ("confirmed", "preparing", "ready", "delivered")
 OPEN = {"open_timeout": 60, "max_queue": None, "ping_interval": None}
 
 
@@ -74,40 +71,17 @@ class OrdersTarget:
         return float(client_ts) if client_ts is not None else None
 
     async def publish(self, count: int, topic: str, rate: float | None = None) -> None:
-        """`count` order changes through the HTTP API, as fast as 4 writers go or at `rate`/s."""
+        """`count` order changes through the HTTP API, as fast as 4 writers go or
+        at `rate`/s, from a process of their own: writer threads sharing the
+        readers' GIL would pace the fan-out by the benchmark's own client."""
         owner = "alice" if topic == "all" else topic
-        writers = 1 if rate else 4
-        loop = asyncio.get_running_loop()
-        with ThreadPoolExecutor(writers) as pool:
-            share = [count // writers + (i < count % writers) for i in range(writers)]
-            jobs = [loop.run_in_executor(pool, self._write, n, owner, rate) for n in share]
-            await asyncio.gather(*jobs)
-
-    def _write(self, changes: int, owner: str, rate: float | None) -> None:
-        base, token = self.server.http, self.tokens["all"]
-        done = 0
-        next_at = time.monotonic()
-        while done < changes:
-            status, order = call(
-                "POST",
-                f"{base}/api/orders/",
-                token,
-                {"items": [{"name": "tea", "qty": 1}], "owner": owner, "meta": self._meta()},
-            )
-            assert status == 201, order
-            done += 1
-            for step in FLOW[: changes - done]:
-                if rate:
-                    next_at += 1 / rate
-                    time.sleep(max(0.0, next_at - time.monotonic()))
-                body = {"status": step, "meta": self._meta()}
-                status, _ = call("PATCH", f"{base}/api/orders/{order['id']}/", token, body)
-                assert status == 200
-                done += 1
-
-    @staticmethod
-    def _meta() -> dict[str, float]:
-        return {"client_ts": time.time()}
+        command = [sys.executable, "-m", "loadtests.bench.http_writer", "--url", self.server.http]
+        command += ["--token", self.tokens["all"], "--owner", owner, "--count", str(count)]
+        if rate:
+            command += ["--rate", str(rate)]
+        writer = await asyncio.create_subprocess_exec(*command)
+        if await writer.wait() != 0:
+            raise RuntimeError(f"the writer exited with {writer.returncode}")
 
 
 class RawTarget:
