@@ -19,6 +19,7 @@ from django.conf import settings
 logger = logging.getLogger("realtime.server")
 
 DRAIN_POLL = 0.05
+LISTEN_BACKLOG = 4096
 # Frames waiting for a consumer before daphne stops reading that socket, and
 # the depth at which it reads again: a client sending faster than its consumer
 # keeps up is held back by TCP instead of queueing without bound (daphne's
@@ -45,7 +46,10 @@ def text_frame(payload: bytes) -> bytes:
 
 
 def endpoint(host: str, port: int) -> str:
-    return f"tcp:port={port}:interface={host.strip('[]').replace(':', chr(92) + ':')}"
+    # Twisted listens with a backlog of 50, so a reconnect storm overflows the
+    # accept queue and clients time out; the kernel caps this at somaxconn.
+    interface = host.strip("[]").replace(":", "\\:")
+    return f"tcp:port={port}:interface={interface}:backlog={LISTEN_BACKLOG}"
 
 
 def serve(host: str, port: int) -> None:
@@ -62,7 +66,8 @@ def serve(host: str, port: int) -> None:
         ping_timeout=settings.WEBSOCKET_HEARTBEAT_TIMEOUT,
         websocket_max_message_size=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
         websocket_max_frame_size=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
-        websocket_handshake_timeout=5,
+        # A storm of thousands of connects queues behind the token and user checks.
+        websocket_handshake_timeout=15,
         application_close_timeout=max(1.0, settings.SHUTDOWN_GRACE / 2),
         ready_callable=lambda: logger.info("serving on http://%s:%s/", host, port),
     )

@@ -14,6 +14,8 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chaos.processes import HOST, Daphne, free_port, port_open, server_env, stop_process, wait_until
 
+# WEBSOCKET_MAX_LAG (1000) / 4.
+ACK_EVERY = 250
 OPEN = {"open_timeout": 60, "max_queue": None, "ping_interval": None}
 
 
@@ -37,6 +39,7 @@ class OrdersTarget:
         )
         self.server = Daphne(free_port(), env, workdir / "logs")
         self.tokens: dict[str, str] = {}
+        self.unacked: dict[ClientConnection, int] = {}
 
     @property
     def pid(self) -> int:
@@ -67,6 +70,12 @@ class OrdersTarget:
             await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
         if frame["type"] != "order.update":
             return None
+        # Ack every max_lag / 4 updates, as the protocol asks (docs/protocol.md).
+        unacked = self.unacked.get(ws, 0) + 1
+        self.unacked[ws] = unacked
+        if unacked >= ACK_EVERY:
+            self.unacked[ws] = 0
+            await ws.send(json.dumps({"type": "heartbeat_ack", "cursor": frame["seq"]}))
         client_ts = (frame.get("meta") or {}).get("client_ts")
         return float(client_ts) if client_ts is not None else None
 

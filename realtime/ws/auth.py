@@ -45,3 +45,24 @@ def origin_allowed(scope: dict[str, Any], allowed_hosts: list[str]) -> bool:
     if ":" in host:
         host = f"[{host}]"
     return validate_host(host, allowed_hosts)
+
+
+class ActiveUsers:
+    """Remembers for `ttl` seconds that a user was found active, so a reconnect
+    storm costs one database lookup per user instead of one per connection. A
+    user deactivated meanwhile can still connect within that window."""
+
+    def __init__(self, ttl: float = 5.0, size: int = 100_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._until: dict[int, float] = {}
+
+    def known(self, user_id: int, now: float) -> bool:
+        return self._until.get(user_id, 0.0) > now
+
+    def remember(self, user_id: int, now: float) -> None:
+        if len(self._until) >= self.size:
+            self._until = {k: v for k, v in self._until.items() if v > now}
+            if len(self._until) >= self.size:
+                self._until.clear()
+        self._until[user_id] = now + self.ttl

@@ -35,7 +35,7 @@ from realtime.orders import visibility
 from realtime.orders.service import latest_seq, pruned_through
 from realtime.tokens import Principal, TokenError, verify_token
 from realtime.ws import protocol
-from realtime.ws.auth import origin_allowed, query_params, token_from_scope
+from realtime.ws.auth import ActiveUsers, origin_allowed, query_params, token_from_scope
 from realtime.ws.flow import FlowControl
 from realtime.ws.heartbeat import HeartbeatAction, HeartbeatState
 from realtime.ws.limits import ConnectionLimits, Strikes, TokenBucket
@@ -51,6 +51,7 @@ RATE_STRIKE_LIMIT = 10
 # Per-connection memory of the newest version sent per order, which keeps a
 # resume from repeating or regressing what live delivery already sent.
 SENT_VERSIONS_LIMIT = 10_000
+ACTIVE_USERS = ActiveUsers()
 
 
 def direct_text_sender(send: Any) -> Callable[[bytes], None] | None:
@@ -86,9 +87,13 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         except TokenError as exc:
             self.auth_error = str(exc)
             return None
+        now = time.monotonic()
+        if ACTIVE_USERS.known(principal.user_id, now):
+            return principal
         if not await database_sync_to_async(visibility.user_active)(principal.user_id):
             self.auth_error = "unknown or inactive user"
             return None
+        ACTIVE_USERS.remember(principal.user_id, now)
         return principal
 
     def may_subscribe(self, scope: Scope) -> bool:

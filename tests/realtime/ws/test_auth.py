@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from realtime.ws.auth import origin_allowed, token_from_scope
+from realtime.ws.auth import ActiveUsers, origin_allowed, token_from_scope
 
 HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
@@ -26,3 +26,21 @@ def test_origin_must_be_an_allowed_host() -> None:
     assert origin_allowed(scope(headers=[(b"origin", b"http://[::1]:8000")]), HOSTS)
     assert not origin_allowed(scope(headers=[(b"origin", b"https://evil.example")]), HOSTS)
     assert not origin_allowed(scope(headers=[(b"origin", b"null")]), HOSTS)
+
+
+def test_active_users_are_remembered_for_the_ttl_only() -> None:
+    """A user found active is known until the TTL passes, then looked up again."""
+    users = ActiveUsers(ttl=5.0)
+    assert not users.known(1, now=100.0)
+    users.remember(1, now=100.0)
+    assert users.known(1, now=104.9)
+    assert not users.known(1, now=105.1)
+
+
+def test_active_users_stay_bounded() -> None:
+    """Past its size the cache forgets, so a flood of ids cannot grow it without bound."""
+    users = ActiveUsers(ttl=5.0, size=3)
+    for user_id in range(10):
+        users.remember(user_id, now=0.0)
+    assert len(users._until) <= 3
+    assert users.known(9, now=1.0)
