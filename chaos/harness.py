@@ -185,10 +185,6 @@ class Harness:
         assert self.app is not None
         return f"ws://{self.app.listen}/ws/orders/"
 
-    @property
-    def log(self) -> Path:
-        return self.workdir / "logs" / "websocket.log"
-
     # Toxics
 
     async def toxic(self, proxy: Proxy | None, **toxic: Any) -> None:
@@ -345,8 +341,7 @@ class Harness:
             result.violations.append(f"{result.duplicates} duplicates")
         if result.regressed:
             result.violations.append(f"{result.regressed} regressions or out-of-order seqs")
-        log = await asyncio.to_thread(self.log.read_text)
-        errors = [line for line in log.splitlines() if " ERROR " in line or "Traceback" in line]
+        errors = await asyncio.to_thread(self.daphne.error_lines)
         if errors:
             result.violations.append(f"{len(errors)} ERROR lines, first: {errors[0][:200]}")
         return result

@@ -4,6 +4,7 @@ daphne (through `realtime serve`), each on a free port, each stopped for sure.""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +16,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from chaos.orders_http import metric
 
 HOST = "127.0.0.1"
 # Signs the tokens of every server the harness and the tests start.
@@ -97,6 +100,31 @@ class Daphne:
     @property
     def ws(self) -> str:
         return f"ws://{HOST}:{self.port}/ws/orders/"
+
+    @property
+    def log(self) -> Path:
+        return self.log_dir / "websocket.log"
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def error_lines(self) -> list[str]:
+        """Lines of websocket.log that say ERROR or carry a traceback: a server bug (DESIGN §5)."""
+        return [
+            line
+            for line in self.log_text().splitlines()
+            if " ERROR " in line or "Traceback" in line
+        ]
+
+    def wait_for_open(self, count: int, timeout: float = 10) -> None:
+        """Until the open-connections gauge reads `count`."""
+        what = f"{count} open connections"
+        wait_until(lambda: metric(self.http, "ws_connections_open") == count, timeout, what)
+
+    def wait_for_log(self, pattern: str, timeout: float = 10) -> str:
+        """websocket.log once a line matches the regex `pattern`."""
+        wait_until(lambda: re.search(pattern, self.log_text()) is not None, timeout, pattern)
+        return self.log_text()
 
     def start(self, timeout: float = 30) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)

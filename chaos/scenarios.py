@@ -19,6 +19,7 @@ from typing import Any
 from chaos.harness import Harness
 from chaos.orders_http import call, metric
 from chaos.report import Result
+from realtime.observability.summary import percentile
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ RSS_BOUND_MIB = 64
 
 def info_only(h: Harness, r: Result) -> None:
     """A dropped or cut connection is the client's business: INFO lines only."""
-    louder = [line for line in h.log.read_text().splitlines() if " INFO " not in line]
+    louder = [line for line in h.daphne.log_text().splitlines() if " INFO " not in line]
     if louder:
         r.violations.append(f"{len(louder)} lines above INFO, first: {louder[0][:160]}")
 
@@ -75,12 +76,6 @@ def delivery_ms(h: Harness, since: float) -> list[float]:
     )
 
 
-def percentile(values: list[float], share: float) -> float:
-    if not values:
-        return float("nan")
-    return round(values[min(len(values) - 1, int(len(values) * share))], 1)
-
-
 async def standard_clients(h: Harness, p: Profile, **options: Any) -> None:
     await h.add_clients(("alice", "bob") * p.clients, **options)
     await h.add_clients(("staff",), scopes=("all",), **options)
@@ -102,9 +97,10 @@ async def latency(h: Harness, p: Profile, r: Result) -> None:
         h.app, type="latency", stream="upstream", attributes={"latency": 300, "jitter": 100}
     )
     await asyncio.sleep(p.soak + 3)
-    spurious = [code for _, code in log_closes(h.log) if code == 4408]
-    r.figures["p50_delivery_ms"] = percentile(delivery_ms(h, started), 0.5)
-    r.figures["p95_delivery_ms"] = percentile(delivery_ms(h, started), 0.95)
+    spurious = [code for _, code in log_closes(h.daphne.log) if code == 4408]
+    delivered = delivery_ms(h, started)
+    r.figures["p50_delivery_ms"] = round(percentile(delivered, 0.5), 1)
+    r.figures["p95_delivery_ms"] = round(percentile(delivered, 0.95), 1)
     r.figures["reconnects"] = reconnects(h)
     if spurious:
         r.violations.append(f"{len(spurious)} spurious 4408 closes under 300 ms latency")
@@ -119,7 +115,7 @@ async def bandwidth(h: Harness, p: Profile, r: Result) -> None:
     await h.burst(60)
     await asyncio.sleep(p.soak)
     await h.untoxic(h.app, "bandwidth_downstream")
-    r.figures["closed_4409"] = sum(1 for _, code in log_closes(h.log) if code == 4409)
+    r.figures["closed_4409"] = sum(1 for _, code in log_closes(h.daphne.log) if code == 4409)
     growth = (h.peak_rss - h.start_rss) / 2**20
     r.figures["rss_growth_mib"] = round(growth, 1)
     if growth > RSS_BOUND_MIB:
@@ -156,7 +152,7 @@ async def half_open(h: Harness, p: Profile, r: Result) -> None:
     timeout = float(h.settings["WEBSOCKET_HEARTBEAT_TIMEOUT"])
     bound = timeout + 0.5
     await asyncio.sleep(bound + 1)
-    closes = [(t - applied, code) for t, code in log_closes(h.log) if t >= applied]
+    closes = [(t - applied, code) for t, code in log_closes(h.daphne.log) if t >= applied]
     detected = [t for t, code in closes if code in (4408, 1006) and t <= bound]
     r.figures["server_closes"] = ",".join(sorted({str(code) for _, code in closes}))
     r.figures["detection_max_s"] = round(max(detected), 2) if detected else "-"
@@ -301,7 +297,7 @@ async def redis_path(h: Harness, p: Profile, r: Result) -> None:
     for stream in ("downstream", "upstream"):
         await h.toxic(h.redis_proxy, type="latency", stream=stream, attributes={"latency": 200})
     await asyncio.sleep(p.soak)
-    r.figures["p50_delivery_ms_redis_latency"] = percentile(delivery_ms(h, started), 0.5)
+    r.figures["p50_delivery_ms_redis_latency"] = round(percentile(delivery_ms(h, started), 0.5), 1)
     for stream in ("downstream", "upstream"):
         await h.untoxic(h.redis_proxy, f"latency_{stream}")
 

@@ -19,11 +19,7 @@ from pathlib import Path
 from chaos.orders_http import acall
 from chaos.processes import Daphne, free_port, server_env
 from chaos.watchers import Watcher, watch
-
-
-def pct(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
+from realtime.observability.summary import percentile
 
 
 async def phase(
@@ -66,7 +62,8 @@ async def run(args: argparse.Namespace) -> None:
             *["--url", server.ws, "--token", mallory],
             stdout=asyncio.subprocess.PIPE,
         )
-        await asyncio.sleep(1)
+        # The flood has begun once the server has refused it at least once.
+        await asyncio.to_thread(server.wait_for_log, r"user=mallory code=4429")
         during = await phase(server, token, watchers, args)
         out, _ = await asyncio.wait_for(flooder.communicate(), 60)
         flood = json.loads(out)
@@ -84,7 +81,7 @@ async def run(args: argparse.Namespace) -> None:
     print("| update -> client | before the flood (baseline) | during | ratio |")
     print("| --- | ---: | ---: | ---: |")
     for name, share in (("p50 ms", 0.5), ("p95 ms", 0.95), ("p99 ms", 0.99)):
-        b, d = pct(before, share), pct(during, share)
+        b, d = percentile(before, share), percentile(during, share)
         print(f"| {name} | {b:.1f} | {d:.1f} | {d / b:.2f} |")
 
 

@@ -32,19 +32,6 @@ INBOUND_POLL = 0.01
 INBOUND_READ_BYTES = 4096
 
 
-def text_frame(payload: bytes) -> bytes:
-    """One unmasked, unfragmented, uncompressed text frame (RFC 6455 §5.2),
-    as a server sends it."""
-    length = len(payload)
-    if length < 126:
-        header = bytes((0x81, length))
-    elif length < 1 << 16:
-        header = bytes((0x81, 126)) + length.to_bytes(2, "big")
-    else:
-        header = bytes((0x81, 127)) + length.to_bytes(8, "big")
-    return header + payload
-
-
 def endpoint(host: str, port: int) -> str:
     # Twisted listens with a backlog of 50, so a reconnect storm overflows the
     # accept queue and clients time out; the kernel caps this at somaxconn.
@@ -124,28 +111,32 @@ def configure_protocols(server: Any) -> None:
             finally:
                 self.maxMessagePayloadSize = limit
 
-        def send_text_now(self, payload: bytes) -> None:
-            """A text frame from the consumer's fast path (realtime.ws.consumer):
-            what daphne's `websocket.send` would do, minus the ASGI round trip,
-            autobahn's per-frame bookkeeping and, when nothing is queued, the
-            reactor's register-then-write cycle. Raises autobahn's
-            Disconnected once the socket is closing."""
-            if self.state != self.STATE_OPEN:
-                raise Disconnected("the WebSocket is closing")
+        def send_frame_now(self, frame: bytes) -> bool:
+            """A ready text frame (realtime.ws.wire) from the consumer's fast
+            path: what daphne's `websocket.send` would do, minus the ASGI round
+            trip, autobahn's per-frame work and, when nothing is queued, the
+            reactor's register-then-write cycle. False when this connection
+            cannot take a ready frame (compression, or TLS, whose bytes must not
+            bypass the TLS layer); the consumer then uses `send`. Raises
+            autobahn's Disconnected once the socket is closing."""
             transport = self.transport
             queued = getattr(transport, "_tempDataBuffer", None)
-            if self._perMessageCompress is not None or self.send_queue or queued is None:
-                self.sendMessage(payload, False)
-                return
-            frame = text_frame(payload)
-            if not queued and not transport.dataBuffer and not transport.disconnecting:
+            tls = getattr(transport, "TLS", False)
+            if self._perMessageCompress is not None or queued is None or tls:
+                return False
+            if self.state != self.STATE_OPEN:
+                raise Disconnected("the WebSocket is closing")
+            idle = not (queued or self.send_queue or transport.dataBuffer)
+            if idle and not transport.disconnecting:
                 try:
                     sent = transport.socket.send(frame)
                 except BlockingIOError:
                     sent = 0
                 frame = frame[sent:]
             if frame:
-                transport.write(frame)
+                # Behind whatever autobahn or Twisted still holds, in order.
+                self.sendData(frame)
+            return True
 
         def handle_reply(self, message: dict[str, Any]) -> None:
             # daphne drops the close reason; clients are owed it ("token expired").

@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 
 from chaos.processes import start_redis
 from loadtests.bench.targets import OrdersTarget, RawTarget
+from realtime.observability.summary import percentile
 
 Target = OrdersTarget | RawTarget
 CONNECT_BATCH = 200
@@ -82,11 +83,6 @@ async def close_all(sockets: Iterable[ClientConnection]) -> None:
         ws.transport.abort()
 
 
-def pct(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else float("nan")
-
-
 def rss(pid: int) -> int:
     return int(psutil.Process(pid).memory_info().rss)
 
@@ -110,9 +106,9 @@ async def fanout(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     got = len(readers.latencies)
     return {
         "deliveries/s": got / elapsed,
-        "p50 ms": pct(readers.latencies, 0.5),
-        "p95 ms": pct(readers.latencies, 0.95),
-        "p99 ms": pct(readers.latencies, 0.99),
+        "p50 ms": percentile(readers.latencies, 0.5),
+        "p95 ms": percentile(readers.latencies, 0.95),
+        "p99 ms": percentile(readers.latencies, 0.99),
         "lost": expected - got,
     }
 
@@ -180,9 +176,9 @@ async def steady(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     await quiet.close()
     await close_all([*sockets, watcher])
     return {
-        "p50 ms": pct(readers.latencies, 0.5),
-        "p95 ms": pct(readers.latencies, 0.95),
-        "p99 ms": pct(readers.latencies, 0.99),
+        "p50 ms": percentile(readers.latencies, 0.5),
+        "p95 ms": percentile(readers.latencies, 0.95),
+        "p99 ms": percentile(readers.latencies, 0.99),
         "lost": count - len(readers.latencies),
     }
 

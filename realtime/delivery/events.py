@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from realtime.ws import protocol
+from realtime.ws.wire import text_frame
 
 if TYPE_CHECKING:
     from realtime.orders.models import OrderEvent
@@ -22,6 +23,11 @@ class Event:
     version: int
     published_at: float
     frame: str
+    # The frame as it goes on the wire, built once for every connection.
+    wire: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wire", text_frame(self.frame.encode()))
 
     def as_message(self) -> dict[str, Any]:
         return {

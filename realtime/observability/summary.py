@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -96,8 +97,9 @@ def summarize(lines: Iterable[str]) -> Summary:
 
 
 def percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile (`share` in 0..1); NaN for no values."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
+    return ordered[min(len(ordered) - 1, int(len(ordered) * share))] if ordered else math.nan
 
 
 def render(summary: Summary, name: str) -> str:

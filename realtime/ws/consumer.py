@@ -40,6 +40,7 @@ from realtime.ws.flow import FlowControl
 from realtime.ws.heartbeat import HeartbeatAction, HeartbeatState
 from realtime.ws.limits import ConnectionLimits, Strikes, TokenBucket
 from realtime.ws.protocol import CloseCode, ErrorCode, FrameError, Scope
+from realtime.ws.wire import text_frame
 
 logger = logging.getLogger(LIFECYCLE_LOGGER)
 
@@ -54,13 +55,13 @@ SENT_VERSIONS_LIMIT = 10_000
 ACTIVE_USERS = ActiveUsers()
 
 
-def direct_text_sender(send: Any) -> Callable[[bytes], None] | None:
+def direct_frame_sender(send: Any) -> Callable[[bytes], bool] | None:
     """daphne hands each application `partial(server.handle_reply, protocol)`;
-    when that protocol is the project's (realtime.server) it takes a text frame
-    synchronously, which skips a task, a coroutine and daphne's dispatch per
-    frame. Any other server, or a test harness, goes through `send`."""
+    when that protocol is the project's (realtime.server) it takes a ready
+    frame synchronously, which skips a task, a coroutine, daphne's dispatch and
+    framing per frame. Any other server, or a test harness, goes through `send`."""
     args = getattr(send, "args", ())
-    sender = getattr(args[0], "send_text_now", None) if args else None
+    sender = getattr(args[0], "send_frame_now", None) if args else None
     return sender if callable(sender) else None
 
 
@@ -76,7 +77,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     closed: bool
     close_code: int | None
-    send_now: Callable[[bytes], None] | None = None
+    send_now: Callable[[bytes], bool] | None = None
 
     # Hooks
 
@@ -116,7 +117,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.scope = scope
         self.base_send = send
         self._init_state()
-        self.send_now = direct_text_sender(send)
+        self.send_now = direct_frame_sender(send)
         try:
             await await_many_dispatch([receive], self.dispatch)
         except StopConsumer:
@@ -352,7 +353,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.sent_versions[event.order_id] = event.version
         self.cursor = max(self.cursor, event.seq)
         self.flow.sent(event.seq)
-        self.push(event.frame)
+        self.push(event.frame, event.wire)
         overloaded = self.flow.overloaded(len(self.outbox))
         if overloaded:
             self.slow_consumer(overloaded)
@@ -464,13 +465,16 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     def push_close(self, code: int, reason: str) -> None:
         self.push(Close(code, reason))
 
-    def push(self, item: str | Close) -> None:
+    def push(self, item: str | Close, wire: bytes | None = None) -> None:
+        """Queue `item`, or send a text frame at once when nothing is queued;
+        `wire` is the frame already built, for a broadcast."""
         if self.closed:
             return
         idle = not self.outbox and (self._writer is None or self._writer.done())
         if idle and self.send_now is not None and isinstance(item, str):
-            self.send_direct(self.send_now, item)
-            return
+            if self.send_direct(self.send_now, wire or text_frame(item.encode())):
+                return
+            self.send_now = None
         self.outbox.append(item)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self.drain())
@@ -485,25 +489,19 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             if not await self.safe_send(item):
                 return
 
-    def send_direct(self, send_now: Callable[[bytes], None], text: str) -> None:
-        """The synchronous path of safe_send; never raises either."""
+    def send_direct(self, send_now: Callable[[bytes], bool], frame: bytes) -> bool:
+        """The synchronous path of safe_send, which never raises either; False
+        when this connection cannot take frames this way."""
         try:
-            send_now(text.encode())
-        except (OSError, Disconnected) as exc:
-            metrics.SEND_FAILURES.inc()
-            log_event(logger, "send failure", conn=self.connection_id, error=type(exc).__name__)
-            self.closed = True
-            self.close_code, self.close_reason = 1006, "send failed"
-            self.teardown()
-            return
-        except Exception:
-            logger.exception("send failed conn=%s", self.connection_id)
-            self.crashed = True
-            self.send_now = None
-            self.push_close(CloseCode.INTERNAL_ERROR, "send failed")
-            return
-        self.messages_out += 1
-        metrics.MESSAGES_SENT.inc()
+            if not send_now(frame):
+                return False
+        except Exception as exc:
+            if self.send_failed(exc):
+                self.send_now = None
+                self.push_close(CloseCode.INTERNAL_ERROR, "send failed")
+            return True
+        self.sent_one()
+        return True
 
     async def safe_send(self, text: str) -> bool:
         """Send one frame; never raises. A failed send closes the connection."""
@@ -513,40 +511,33 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             await self.base_send({"type": "websocket.send", "text": text})
         except asyncio.CancelledError:
             raise
-        except (OSError, Disconnected) as exc:
-            # The peer is gone: autobahn raises once its side has closed (after a
-            # 1002 or 1007, before the disconnect reaches us), other servers OSError.
-            await self.send_failed(exc, None)
-            return False
         except Exception as exc:
-            # The socket may be fine and the frame is what failed: a server bug,
-            # so the client is told with 1011 rather than left on a dead consumer.
-            logger.exception("send failed conn=%s", self.connection_id)
-            self.crashed = True
-            await self.send_failed(exc, CloseCode.INTERNAL_ERROR)
+            if self.send_failed(exc):
+                await self.close_now(Close(CloseCode.INTERNAL_ERROR, "send failed"))
             return False
-        self.messages_out += 1
-        metrics.MESSAGES_SENT.inc()
+        self.sent_one()
         return True
 
-    async def send_failed(self, exc: Exception, close_with: int | None) -> None:
+    def sent_one(self) -> None:
+        self.messages_out += 1
+        metrics.MESSAGES_SENT.inc()
+
+    def send_failed(self, exc: Exception) -> bool:
+        """Count and log a failed send. A peer that left (an OSError, or
+        autobahn's Disconnected after a 1002 or 1007, before the disconnect
+        reaches us) tears the connection down. Anything else means the frame,
+        not the socket, failed: a server bug, and True says the client is
+        still owed a 1011."""
         metrics.SEND_FAILURES.inc()
         log_event(logger, "send failure", conn=self.connection_id, error=type(exc).__name__)
-        self.closed = True
-        self.close_code = 1006 if close_with is None else close_with
-        self.close_reason = "send failed"
-        if close_with is not None:
-            try:
-                await self.base_send(
-                    {"type": "websocket.close", "code": int(close_with), "reason": "send failed"}
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as close_exc:
-                logger.info(
-                    "close after send failure failed conn=%s: %s", self.connection_id, close_exc
-                )
-        self.teardown()
+        if isinstance(exc, OSError | Disconnected):
+            self.closed = True
+            self.close_code, self.close_reason = 1006, "send failed"
+            self.teardown()
+            return False
+        logger.error("send failed conn=%s", self.connection_id, exc_info=exc)
+        self.crashed = True
+        return True
 
     async def close_now(self, close: Close) -> None:
         if self.closed:

@@ -54,10 +54,6 @@ class Stack:
     server: Daphne
     tokens: dict[str, str]
 
-    @property
-    def log(self) -> Path:
-        return self.server.log_dir / "websocket.log"
-
 
 def make_server(
     tmp: Path, database: str, layer: str, request: pytest.FixtureRequest, **extra: str

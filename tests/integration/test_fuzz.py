@@ -142,9 +142,7 @@ def session(
             if fuzz.ws is not None:
                 runner.run(fuzz.ws.close())
             server.stop()
-    log = (server.log_dir / "websocket.log").read_text()
-    assert " ERROR " not in log
-    assert "Traceback" not in log
+    assert server.error_lines() == []
 
 
 @settings(

@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from chaos.orders_http import acall, metric
+from chaos.orders_http import acall
 from chaos.processes import Daphne
 from chaos.watchers import Watcher, watch
 from tests.integration.conftest import make_server, seed_tokens
-from tests.integration.wsclient import close_code, next_frame, open_ws
+from tests.integration.wsclient import close_code, frames_until_closed, next_frame, open_ws
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -56,40 +55,13 @@ def limited(
 @pytest.fixture
 def server(limited: tuple[Daphne, dict[str, str]]) -> Daphne:
     """The shared server, with every connection of the previous test gone."""
-    wait_for_open(limited[0], 0)
+    limited[0].wait_for_open(0)
     return limited[0]
 
 
 @pytest.fixture
 def tokens(limited: tuple[Daphne, dict[str, str]]) -> dict[str, str]:
     return limited[1]
-
-
-def wait_for_open(server: Daphne, count: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while metric(server.http, "ws_connections_open") != count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"open connections never reached {count}")
-        time.sleep(0.05)
-
-
-async def frames_until_closed(ws: ClientConnection, timeout: float = 10) -> list[dict[str, Any]]:
-    """Every frame until the server closes, answering heartbeats."""
-    frames: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while (remaining := deadline - time.monotonic()) > 0:
-            frame = json.loads(await asyncio.wait_for(ws.recv(), remaining))
-            if frame["type"] == "heartbeat":
-                await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
-            frames.append(frame)
-    except ConnectionClosed:
-        return frames
-    raise TimeoutError(f"server did not close within {timeout} s")
-
-
-def log_lines(server: Daphne) -> list[str]:
-    return (server.log_dir / "websocket.log").read_text().splitlines()
 
 
 async def test_frames_past_the_rate_get_rate_limited_then_4429(
@@ -229,7 +201,8 @@ async def test_a_flooding_client_is_limited_and_others_get_every_update(
     out = tmp_path / "flood.json"
     flood = flooder(server, tokens["mallory"], 6, out)
     try:
-        await asyncio.sleep(1)
+        # The flood has begun once the server has refused it at least once.
+        await asyncio.to_thread(server.wait_for_log, r"user=mallory code=4429")
         await advance(server, tokens["staff"], created, ["ready", "delivered"])
     finally:
         await asyncio.to_thread(flood.wait, 30)
@@ -249,5 +222,5 @@ async def test_a_flooding_client_is_limited_and_others_get_every_update(
     assert report["rate_limited"] > 0
     assert [len(w.updates) for w in watchers] == [20, 20, 40]
     assert all(w.closes() == [] for w in watchers)
-    assert not [line for line in log_lines(server) if " ERROR " in line]
-    wait_for_open(server, 0)
+    assert server.error_lines() == []
+    server.wait_for_open(0)

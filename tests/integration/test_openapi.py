@@ -36,9 +36,7 @@ def served(
         yield server, seed_tokens(server)
     finally:
         server.stop()
-    log = (server.log_dir / "websocket.log").read_text()
-    assert " ERROR " not in log
-    assert "Traceback" not in log
+    assert server.error_lines() == []
 
 
 def sendable(case: Any) -> bool:

@@ -52,6 +52,21 @@ async def frames_for(ws: ClientConnection, seconds: float) -> list[dict[str, Any
     return frames
 
 
+async def frames_until_closed(ws: ClientConnection, timeout: float = 10) -> list[dict[str, Any]]:
+    """Every frame until the server closes, answering heartbeats."""
+    frames: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while (remaining := deadline - time.monotonic()) > 0:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), remaining))
+            if frame["type"] == "heartbeat":
+                await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
+            frames.append(frame)
+    except ConnectionClosed:
+        return frames
+    raise TimeoutError(f"server did not close within {timeout} s")
+
+
 async def close_code(ws: ClientConnection, timeout: float = 10.0) -> int | None:
     """Read until the server closes; the close code it sent."""
     deadline = time.monotonic() + timeout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from realtime.orders import service
 from realtime.orders.states import Status
 from realtime.tokens import issue_token
 from realtime.ws.consumer import OrdersConsumer
+from realtime.ws.wire import text_frame
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
@@ -181,3 +183,37 @@ async def test_send_that_fails_for_another_reason_closes_1011(
     assert sent == [{"type": "websocket.close", "code": 1011, "reason": "send failed"}]
     assert (consumer.close_code, consumer.torn_down) == (1011, True)
     assert any(record.levelno == logging.ERROR for record in caplog.records)
+
+
+async def test_a_declined_fast_path_falls_back_to_send() -> None:
+    """A connection whose server cannot take ready frames gets them through ASGI `send`."""
+    consumer, _ = detached_consumer(AssertionError("unused"))
+    texts: list[str] = []
+
+    async def base_send(message: dict[str, Any]) -> None:
+        texts.append(message["text"])
+
+    consumer.base_send = base_send
+    consumer.send_now = lambda frame: False
+    consumer.push('{"type":"heartbeat"}')
+    assert consumer._writer is not None
+    await asyncio.wait_for(consumer._writer, 1)
+    assert (texts, consumer.send_now, consumer.messages_out) == (['{"type":"heartbeat"}'], None, 1)
+
+
+async def test_the_fast_path_sends_ready_frames_and_tears_down_on_a_lost_peer() -> None:
+    """Frames go out already framed; an OSError closes as 1006 without touching ASGI `send`."""
+    consumer, sent = detached_consumer(AssertionError("unused"))
+    frames: list[bytes] = []
+
+    def send_now(frame: bytes) -> bool:
+        if frames:
+            raise ConnectionResetError("gone")
+        frames.append(frame)
+        return True
+
+    consumer.send_now = send_now
+    consumer.push('{"type":"heartbeat"}')
+    assert frames == [text_frame(b'{"type":"heartbeat"}')]
+    consumer.push('{"type":"heartbeat"}')
+    assert (consumer.close_code, consumer.torn_down, sent) == (1006, True, [])

@@ -1,4 +1,4 @@
-"""The server's own framing for the consumer's fast path (realtime/server.py)."""
+"""Framing for the consumer's fast path (realtime/ws/wire.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from websockets.frames import Frame, Opcode
 from websockets.streams import StreamReader
 
-from realtime.server import text_frame
+from realtime.ws.wire import text_frame
 
 
 def parse(data: bytes) -> Frame:
