@@ -4,7 +4,7 @@ after the other on this machine, and prints a table with their ratio.
 
     .venv/bin/python -m loadtests.bench                   # all four, default sizes
     .venv/bin/python -m loadtests.bench fanout --subscribers 1000 --changes 200
-    .venv/bin/python -m loadtests.bench storm --clients 5000
+    .venv/bin/python -m loadtests.bench storm --clients 5000 [--jitter]
     .venv/bin/python -m loadtests.bench --redis           # the order server on channels-redis
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -24,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 
 from chaos.processes import start_redis
 from loadtests.bench.targets import OrdersTarget, RawTarget
+from realtime.client.backoff import Backoff
 from realtime.observability.summary import percentile
 
 Target = OrdersTarget | RawTarget
@@ -117,23 +119,61 @@ async def fanout(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
+    """Every client connects at once (or after the Python client's first
+    reconnect delay, with --jitter) while `storm_updates` updates are written;
+    each asks to resume from the cursor before the storm, so every client
+    should end up with every update."""
+    since = await target.head()
     started = time.monotonic()
     done: list[float] = []
+    got: list[set[float]] = []
+    readers: list[asyncio.Task[None]] = []
 
-    async def one() -> ClientConnection:
-        ws = await target.connect("bob")
+    async def read(ws: ClientConnection, seen: set[float]) -> None:
+        try:
+            async for text in ws:
+                sent = await target.on_message(ws, str(text))
+                if sent is not None:
+                    seen.add(sent)
+        except ConnectionClosed:
+            pass
+
+    async def one(index: int) -> ClientConnection:
+        if args.jitter:
+            # A dropped client's first reconnect: QUICK, attempt 0 (realtime.client).
+            await asyncio.sleep(Backoff(rng=random.Random(index)).next_delay())
+        ws = await target.connect("bob", since=since)
         done.append(time.monotonic() - started)
+        seen: set[float] = set()
+        got.append(seen)
+        readers.append(asyncio.create_task(read(ws, seen)))
         return ws
 
-    results = await asyncio.gather(*(one() for _ in range(args.clients)), return_exceptions=True)
+    writer = asyncio.create_task(target.publish(args.storm_updates, "bob", rate=args.storm_rate))
+    clients = (one(i) for i in range(args.clients))
+    results = await asyncio.gather(*clients, return_exceptions=True)
+    await writer
     sockets = [r for r in results if not isinstance(r, BaseException)]
     failures = len(results) - len(sockets)
     last = max(done) if done else float("nan")
+    expected = len(sockets) * args.storm_updates
+    quiet_since, seen_total = time.monotonic(), -1
+    for _ in range(100_000):
+        total = sum(len(seen) for seen in got)
+        if total >= expected or time.monotonic() - quiet_since > 15:
+            break
+        if total != seen_total:
+            seen_total, quiet_since = total, time.monotonic()
+        await asyncio.sleep(0.1)
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
     await close_all(sockets)
     return {
         "connections/s": len(sockets) / last if done else 0.0,
         "failures": failures,
         "time to last s": last,
+        "updates lost": expected - sum(len(seen) for seen in got),
     }
 
 
@@ -185,7 +225,7 @@ async def steady(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 
 BENCHMARKS: dict[str, tuple[str, Callable[[Target, argparse.Namespace], Any]]] = {
     "fanout": ("subscribers {subscribers} (staff, scope all) x {changes} changes", fanout),
-    "storm": ("{clients} clients connecting at once", storm),
+    "storm": ("{clients} clients connecting {storm_timing}, {storm_updates} updates", storm),
     "idle": ("{idle} idle connections, heartbeat every {heartbeat:g} s, {idle_seconds:g} s", idle),
     "steady": ("{rate:g} updates/s to one client, {steady_idle} idle connections open", steady),
 }
@@ -222,6 +262,9 @@ async def main() -> None:
     parser.add_argument("--subscribers", type=int, default=500)
     parser.add_argument("--changes", type=int, default=100)
     parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--jitter", action="store_true", help="storm: client's reconnect jitter")
+    parser.add_argument("--storm-updates", type=int, default=40, help="storm: updates written")
+    parser.add_argument("--storm-rate", type=float, default=20, help="storm: updates per second")
     parser.add_argument("--idle", type=int, default=2000)
     parser.add_argument("--idle-seconds", type=float, default=20)
     parser.add_argument("--heartbeat", type=float, default=5, help="server heartbeat interval")
@@ -230,6 +273,7 @@ async def main() -> None:
     parser.add_argument("--steady-seconds", type=float, default=10)
     parser.add_argument("--redis", action="store_true", help="run the order server on Redis")
     args = parser.parse_args()
+    args.storm_timing = "with the client's jitter" if args.jitter else "at once"
     unknown = set(args.benchmarks) - set(BENCHMARKS)
     if unknown:
         parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")

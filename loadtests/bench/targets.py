@@ -55,8 +55,15 @@ class OrdersTarget:
     def stop(self) -> None:
         self.server.stop()
 
-    async def connect(self, topic: str) -> ClientConnection:
+    async def head(self) -> int:
+        """The newest seq, from a `welcome`."""
+        async with connect(f"{self.server.ws}?token={self.tokens['all']}", **OPEN) as ws:
+            return int(json.loads(await ws.recv())["cursor"])
+
+    async def connect(self, topic: str, since: int | None = None) -> ClientConnection:
         url = f"{self.server.ws}?token={self.tokens[topic]}"
+        if since is not None:
+            url += f"&since={since}"
         ws = await connect(url, **OPEN)
         await ws.recv()
         if topic == "all":
@@ -125,7 +132,11 @@ class RawTarget:
         if self.process is not None:
             stop_process(self.process)
 
-    async def connect(self, topic: str) -> ClientConnection:
+    async def head(self) -> None:
+        """No history: a raw client gets only what is sent while it is connected."""
+        return None
+
+    async def connect(self, topic: str, since: int | None = None) -> ClientConnection:
         return await connect(f"ws://{HOST}:{self.port}/{topic}", **OPEN)
 
     async def on_message(self, ws: ClientConnection, text: str) -> float | None:

@@ -6,7 +6,8 @@ message, a Redis outage); a gap is filled from the database before the newer
 event is dispatched, and a periodic repair reads whatever came after the
 cursor. Because seq is assigned in commit order, an event that has arrived
 proves every smaller seq is already committed and readable. The same loop
-ticks every connection's heartbeat, so idle connections hold no tasks.
+ticks the connections whose heartbeat is due, from a timing wheel, so idle
+connections hold no tasks and cost nothing between their heartbeats.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.conf import settings
 from realtime.delivery import replay
 from realtime.delivery.events import MESSAGE_TYPE, Event
 from realtime.delivery.publisher import EVENTS_GROUP, layer_call
+from realtime.delivery.wheel import TimingWheel
 from realtime.observability import metrics
 from realtime.orders.service import latest_seq
 from realtime.ws.heartbeat import tick_period
@@ -41,7 +43,8 @@ class Subscriber(Protocol):
 
     def deliver(self, event: Event) -> None: ...
 
-    def tick(self, now: float) -> None: ...
+    def tick(self, now: float) -> float | None:
+        """Do what is due; returns when to be ticked next, or None."""
 
     def shutdown(self, code: int, reason: str) -> None: ...
 
@@ -52,6 +55,7 @@ class Hub:
         self.tick_period = tick_period(heartbeat_interval, heartbeat_timeout)
         self.repair_interval = max(self.tick_period, min(heartbeat_interval / 2, 5.0))
         self.subscribers: set[Subscriber] = set()
+        self._due: TimingWheel[Subscriber] = TimingWheel(self.tick_period)
         self.draining = False
         self._per_user: dict[int, int] = {}
         self._mine: dict[int, set[Subscriber]] = {}
@@ -106,6 +110,8 @@ class Hub:
         if subscriber in self.subscribers:
             return
         self.subscribers.add(subscriber)
+        # Due at once: its first tick says when it is next due.
+        self._due.schedule(subscriber, time.monotonic())
         self._per_user[subscriber.user_id] = self.count_for(subscriber.user_id) + 1
         metrics.OPEN_CONNECTIONS.set(len(self.subscribers))
 
@@ -115,6 +121,7 @@ class Hub:
         for scope in tuple(scopes):
             self.unsubscribe(subscriber, scope)
         self.subscribers.discard(subscriber)
+        self._due.cancel(subscriber)
         left = self.count_for(subscriber.user_id) - 1
         if left > 0:
             self._per_user[subscriber.user_id] = left
@@ -233,11 +240,14 @@ class Hub:
         while True:
             await asyncio.sleep(self.tick_period)
             now = time.monotonic()
-            for subscriber in tuple(self.subscribers):
+            for subscriber in self._due.pop_due(now):
                 try:
-                    subscriber.tick(now)
+                    next_at = subscriber.tick(now)
                 except Exception:
                     logger.exception("heartbeat tick failed")
+                    next_at = now + self.tick_period
+                if next_at is not None and subscriber in self.subscribers:
+                    self._due.schedule(subscriber, next_at)
             if now >= next_repair:
                 next_repair = now + self.repair_interval
                 if not self._joined:

@@ -12,7 +12,7 @@ import heapq
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(slots=True)
 class FlowControl:
     max_lag: int
     max_backlog: int

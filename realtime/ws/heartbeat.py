@@ -1,7 +1,8 @@
 """Heartbeat state for one connection (DESIGN §4), free of I/O.
 
-The hub's ticker polls every connection; `poll` says whether to send a
-heartbeat, close for silence, or do nothing.
+The hub's ticker polls a connection when `next_due` comes; `poll` says
+whether to send a heartbeat, close for silence, or do nothing (a frame
+arrived since, which moved the silence deadline on).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ class HeartbeatAction(Enum):
     TIMEOUT = "timeout"
 
 
-@dataclass
+@dataclass(slots=True)
 class HeartbeatState:
     interval: float
     timeout: float
@@ -39,6 +40,10 @@ class HeartbeatState:
     def silence(self, now: float) -> float:
         return now - self.last_received
 
+    def next_due(self) -> float:
+        """When poll will next have something to do, if no frame arrives first."""
+        return min(self.last_sent + self.interval, self.last_received + self.timeout)
+
     def poll(self, now: float) -> HeartbeatAction:
         if self.silence(now) >= self.timeout:
             return HeartbeatAction.TIMEOUT
@@ -48,5 +53,6 @@ class HeartbeatState:
 
 
 def tick_period(interval: float, timeout: float) -> float:
-    """How often the ticker polls: bounds how late a heartbeat or a 4408 can be."""
+    """The ticker's period, and its wheel's slot width: a heartbeat or a 4408
+    comes at most about two periods late."""
     return max(0.05, min(1.0, interval / 4, timeout / 4))

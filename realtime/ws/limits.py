@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenBucket:
     """`rate` frames per second with a burst of `burst`."""
 
@@ -29,7 +29,7 @@ class TokenBucket:
         return False
 
 
-@dataclass
+@dataclass(slots=True)
 class Strikes:
     """Counts refusals; past `limit` the connection is closed."""
 

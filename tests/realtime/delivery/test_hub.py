@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -21,12 +23,15 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 class Recorder:
     user_id: int
     events: list[Event] = field(default_factory=list)
+    ticks: list[float] = field(default_factory=list)
+    every: float = 3600.0
 
     def deliver(self, event: Event) -> None:
         self.events.append(event)
 
-    def tick(self, now: float) -> None:
-        pass
+    def tick(self, now: float) -> float | None:
+        self.ticks.append(now)
+        return now + self.every
 
     def shutdown(self, code: int, reason: str) -> None:
         pass
@@ -92,3 +97,40 @@ async def test_events_route_only_to_matching_groups() -> None:
         hub.unregister(recorder, scopes)
     assert hub.group_sizes() == (0, 0, 0)
     assert hub.count_for(1) == 0
+
+
+async def test_the_ticker_visits_only_connections_that_are_due() -> None:
+    """A connection is ticked when it registers and then only when its own tick said it is due."""
+    hub = Hub(heartbeat_interval=0.2, heartbeat_timeout=0.2)
+    quiet, busy = Recorder(user_id=1), Recorder(user_id=2, every=0.1)
+    hub.register(quiet)
+    hub.register(busy)
+    await hub.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(busy.ticks) < 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await hub.stop()
+    assert len(quiet.ticks) == 1
+    assert len(busy.ticks) >= 5
+    gaps = [b - a for a, b in zip(busy.ticks, busy.ticks[1:], strict=False)]
+    assert min(gaps) >= 0.1
+
+
+async def test_a_connection_that_left_is_not_ticked() -> None:
+    """Unregistering takes a connection off the ticker at once."""
+    hub = Hub(heartbeat_interval=0.2, heartbeat_timeout=0.2)
+    gone, stays = Recorder(user_id=1, every=0.05), Recorder(user_id=2, every=0.05)
+    hub.register(gone)
+    hub.register(stays)
+    hub.unregister(gone, ())
+    await hub.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(stays.ticks) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await hub.stop()
+    assert gone.ticks == []
+    assert len(stays.ticks) >= 3

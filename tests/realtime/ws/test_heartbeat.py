@@ -24,6 +24,18 @@ def test_times_out_after_silence_and_any_frame_counts_as_life() -> None:
     assert state.silence(5.0) == 3.0
 
 
+def test_next_due_is_the_next_heartbeat_or_the_silence_deadline() -> None:
+    """next_due is the next heartbeat or the timeout, whichever comes first; frames move it."""
+    state = HeartbeatState.start(0.0, interval=25, timeout=60)
+    assert state.next_due() == 25.0
+    state.sent(25.0)
+    assert state.next_due() == 50.0
+    state = HeartbeatState.start(0.0, interval=25, timeout=10)
+    assert state.next_due() == 10.0
+    state.received(7.0)
+    assert state.next_due() == 17.0
+
+
 def test_received_never_moves_backwards() -> None:
     """A late-stamped frame cannot make a live client look silent."""
     state = HeartbeatState.start(10.0, interval=1, timeout=3)

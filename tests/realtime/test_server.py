@@ -1,0 +1,111 @@
+"""The trimmed daphne server: a light receive queue, and an application check
+that visits only connections that changed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+
+from realtime.server import Inbox, OrdersServer
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Details(dict[str, Any]):
+    """A connection's entry that remembers whether the checker looked at it."""
+
+    looked = False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.looked = True
+        return super().get(key, default)
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> OrdersServer:
+    # Imported after realtime.server, which installs the asyncio reactor first.
+    from twisted.internet import reactor
+
+    # The checker reschedules itself on the reactor, which does not run here.
+    monkeypatch.setattr(reactor, "callLater", lambda *args, **kwargs: None)
+    return OrdersServer(application=None, endpoints=["tcp:0"], application_close_timeout=0.2)
+
+
+async def test_the_inbox_hands_items_to_its_reader_in_order() -> None:
+    """get waits for put_nowait and returns items first in, first out; qsize counts the rest."""
+    inbox = Inbox()
+    reader = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("a")
+    inbox.put_nowait("b")
+    assert await asyncio.wait_for(reader, 1) == "a"
+    assert inbox.qsize() == 1
+    assert await inbox.get() == "b"
+    assert inbox.qsize() == 0
+
+
+async def test_the_inbox_refuses_a_second_reader_and_survives_a_cancelled_one() -> None:
+    """A second concurrent reader is an error, not a hang; a cancelled get leaves it usable."""
+    inbox = Inbox()
+    first = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="one reader"):
+        await inbox.get()
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    inbox.put_nowait("x")
+    assert await asyncio.wait_for(inbox.get(), 1) == "x"
+
+
+async def test_the_checker_reaps_finished_applications_and_skips_the_rest(
+    server: OrdersServer,
+) -> None:
+    """A finished application is reaped, a gone protocol removed; unchanged ones are not visited."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        return None
+
+    server.application = app
+    finished, idle = object(), object()
+    server.connections = {finished: Details(connected=time.time()), idle: Details()}
+    assert server.create_application(finished, {"type": "websocket"}) is not None
+    await asyncio.wait_for(server.connections[finished]["application_instance"], 1)
+    server.application_checker()
+    assert "application_instance" not in server.connections[finished]
+    server.protocol_disconnected(finished)
+    server.application_checker()
+    assert finished not in server.connections
+    assert idle in server.connections
+    assert not server.connections[idle].looked
+    assert server.changed == set()
+
+
+async def test_an_application_outliving_its_connection_is_cancelled_then_reaped(
+    server: OrdersServer,
+) -> None:
+    """An application still running past the close timeout after its peer left is cancelled."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()
+
+    server.application = app
+    protocol = object()
+    server.connections = {protocol: Details()}
+    inbox = server.create_application(protocol, {"type": "websocket"})
+    assert inbox is not None
+    instance = server.connections[protocol]["application_instance"]
+    server.protocol_disconnected(protocol)
+    server.application_checker()
+    assert protocol in server.changed
+    assert not instance.done()
+    server.connections[protocol]["disconnected"] = time.time() - 1
+    server.application_checker()
+    with pytest.raises(asyncio.CancelledError):
+        await instance
+    server.application_checker()
+    assert protocol not in server.connections
+    assert server.changed == set()
