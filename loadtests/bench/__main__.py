@@ -41,6 +41,8 @@ class Readers:
     def __init__(self, target: Target) -> None:
         self.target = target
         self.latencies: list[float] = []
+        # From publication (after the order server's commit) to receipt.
+        self.delivery: list[float] = []
         self.last = 0.0
         self.tasks: list[asyncio.Task[None]] = []
 
@@ -50,26 +52,31 @@ class Readers:
     async def _read(self, ws: ClientConnection, record: bool) -> None:
         try:
             async for text in ws:
-                sent = await self.target.on_message(ws, str(text))
-                if sent is not None and record:
+                stamps = await self.target.on_message(ws, str(text))
+                if stamps is not None and record:
                     now = time.time()
-                    self.latencies.append((now - sent) * 1000)
+                    self.latencies.append((now - stamps.due) * 1000)
+                    self.delivery.append((now - stamps.published) * 1000)
                     self.last = now
         except ConnectionClosed:
             pass
 
     async def wait_for(self, count: int, idle: float = 15.0) -> None:
-        quiet_since = time.monotonic()
-        seen = -1
-        while len(self.latencies) < count and time.monotonic() - quiet_since < idle:
-            if len(self.latencies) != seen:
-                seen, quiet_since = len(self.latencies), time.monotonic()
-            await asyncio.sleep(0.05)
+        await wait_for_count(lambda: len(self.latencies), count, idle)
 
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+async def wait_for_count(count: Callable[[], int], expected: int, idle: float = 15.0) -> None:
+    """Until `count()` reaches `expected`, or stops growing for `idle` seconds."""
+    quiet_since, seen = time.monotonic(), -1
+    while count() < expected and time.monotonic() - quiet_since < idle:
+        if count() != seen:
+            seen, quiet_since = count(), time.monotonic()
+        await asyncio.sleep(0.05)
 
 
 async def open_many(target: Target, topic: str, count: int) -> list[ClientConnection]:
@@ -132,9 +139,9 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     async def read(ws: ClientConnection, seen: set[float]) -> None:
         try:
             async for text in ws:
-                sent = await target.on_message(ws, str(text))
-                if sent is not None:
-                    seen.add(sent)
+                stamps = await target.on_message(ws, str(text))
+                if stamps is not None:
+                    seen.add(stamps.due)
         except ConnectionClosed:
             pass
 
@@ -157,14 +164,7 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     failures = len(results) - len(sockets)
     last = max(done) if done else float("nan")
     expected = len(sockets) * args.storm_updates
-    quiet_since, seen_total = time.monotonic(), -1
-    for _ in range(100_000):
-        total = sum(len(seen) for seen in got)
-        if total >= expected or time.monotonic() - quiet_since > 15:
-            break
-        if total != seen_total:
-            seen_total, quiet_since = total, time.monotonic()
-        await asyncio.sleep(0.1)
+    await wait_for_count(lambda: sum(len(seen) for seen in got), expected)
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
@@ -210,15 +210,20 @@ async def steady(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     readers.add(watcher)
     await asyncio.sleep(1)
     count = int(args.rate * args.steady_seconds)
+    started = time.time()
     await target.publish(count, "alice", rate=args.rate)
     await readers.wait_for(count, idle=5)
+    elapsed = max(1e-9, readers.last - started)
     await readers.close()
     await quiet.close()
     await close_all([*sockets, watcher])
     return {
+        "updates/s delivered": len(readers.latencies) / elapsed,
         "p50 ms": percentile(readers.latencies, 0.5),
         "p95 ms": percentile(readers.latencies, 0.95),
         "p99 ms": percentile(readers.latencies, 0.99),
+        "publish -> client p50 ms": percentile(readers.delivery, 0.5),
+        "publish -> client p99 ms": percentile(readers.delivery, 0.99),
         "lost": count - len(readers.latencies),
     }
 
@@ -235,7 +240,9 @@ async def run(name: str, args: argparse.Namespace, workdir: Path, redis_url: str
     title, bench = BENCHMARKS[name]
     rows: dict[str, dict[str, Any]] = {}
     targets: list[Target] = [
-        OrdersTarget(workdir / f"{name}-orders", args.heartbeat, redis_url),
+        OrdersTarget(
+            workdir / f"{name}-orders", args.heartbeat, redis_url, args.database_url, args.orm
+        ),
         RawTarget(workdir / f"{name}-raw", args.heartbeat),
     ]
     (workdir / f"{name}-orders").mkdir(parents=True, exist_ok=True)
@@ -272,9 +279,19 @@ async def main() -> None:
     parser.add_argument("--steady-idle", type=int, default=2000)
     parser.add_argument("--steady-seconds", type=float, default=10)
     parser.add_argument("--redis", action="store_true", help="run the order server on Redis")
+    parser.add_argument(
+        "--database-url", default="", help="an empty database for the order server (SQLite)"
+    )
+    parser.add_argument(
+        "--orm",
+        action="store_true",
+        help="write with the ORM in a process of its own, through Redis (needs --redis)",
+    )
     args = parser.parse_args()
     args.storm_timing = "with the client's jitter" if args.jitter else "at once"
     unknown = set(args.benchmarks) - set(BENCHMARKS)
+    if args.orm and not args.redis:
+        parser.error("--orm needs --redis: the writer reaches the server through Redis")
     if unknown:
         parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
     redis = start_redis() if args.redis else None

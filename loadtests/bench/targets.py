@@ -9,10 +9,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from chaos.processes import HOST, Daphne, free_port, port_open, server_env, stop_process, wait_until
+
+
+class Stamps(NamedTuple):
+    """When an update was due at the writer, and when it was published: for
+    the order server, after its database commit; for the raw server, the same."""
+
+    due: float
+    published: float
+
 
 # WEBSOCKET_MAX_LAG (1000) / 4.
 ACK_EVERY = 250
@@ -24,7 +34,17 @@ class OrdersTarget:
 
     name = "orders server"
 
-    def __init__(self, workdir: Path, heartbeat: float = 25.0, redis_url: str = "") -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        heartbeat: float = 25.0,
+        redis_url: str = "",
+        database_url: str = "",
+        orm: bool = False,
+    ) -> None:
+        if orm and not redis_url:
+            raise ValueError("an ORM writer reaches the server only through Redis")
+        self.orm = orm
         extra = {
             "WEBSOCKET_HEARTBEAT_INTERVAL": str(heartbeat),
             "WEBSOCKET_HEARTBEAT_TIMEOUT": str(max(60.0, heartbeat * 3)),
@@ -32,7 +52,7 @@ class OrdersTarget:
             "WEBSOCKET_MAX_CONNECTIONS_PER_USER": "1000000",
         }
         env = server_env(
-            database_url=f"sqlite:///{workdir / 'db.sqlite3'}",
+            database_url=database_url or f"sqlite:///{workdir / 'db.sqlite3'}",
             log_dir=workdir / "logs",
             redis_url=redis_url,
             extra=extra,
@@ -70,8 +90,8 @@ class OrdersTarget:
             await ws.send(json.dumps({"type": "subscribe", "scope": "all"}))
         return ws
 
-    async def on_message(self, ws: ClientConnection, text: str) -> float | None:
-        """The update's send time, or None; answers heartbeats."""
+    async def on_message(self, ws: ClientConnection, text: str) -> Stamps | None:
+        """An update's stamps, or None; answers heartbeats."""
         frame = json.loads(text)
         if frame["type"] == "heartbeat":
             await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
@@ -84,18 +104,25 @@ class OrdersTarget:
             self.unacked[ws] = 0
             await ws.send(json.dumps({"type": "heartbeat_ack", "cursor": frame["seq"]}))
         client_ts = (frame.get("meta") or {}).get("client_ts")
-        return float(client_ts) if client_ts is not None else None
+        if client_ts is None:
+            return None
+        return Stamps(float(client_ts), float(frame["published_at"]))
 
     async def publish(self, count: int, topic: str, rate: float | None = None) -> None:
-        """`count` order changes through the HTTP API, as fast as 4 writers go or
-        at `rate`/s, from a process of their own: writer threads sharing the
-        readers' GIL would pace the fan-out by the benchmark's own client."""
+        """`count` order changes as fast as the writers go or at `rate`/s, from
+        a process of their own: writer threads sharing the readers' GIL would
+        pace the fan-out by the benchmark's own client. With `orm`, the writer
+        uses the server's database and Redis directly (loadtests/bench/writer.py)."""
         owner = "alice" if topic == "all" else topic
-        command = [sys.executable, "-m", "loadtests.bench.http_writer", "--url", self.server.http]
-        command += ["--token", self.tokens["all"], "--owner", owner, "--count", str(count)]
+        command = [sys.executable, "-m", "loadtests.bench.writer", "--owner", owner]
+        command += ["--count", str(count)]
+        if self.orm:
+            command += ["--orm"]
+        else:
+            command += ["--url", self.server.http, "--token", self.tokens["all"]]
         if rate:
             command += ["--rate", str(rate)]
-        writer = await asyncio.create_subprocess_exec(*command)
+        writer = await asyncio.create_subprocess_exec(*command, env=self.server.env)
         if await writer.wait() != 0:
             raise RuntimeError(f"the writer exited with {writer.returncode}")
 
@@ -139,8 +166,9 @@ class RawTarget:
     async def connect(self, topic: str, since: int | None = None) -> ClientConnection:
         return await connect(f"ws://{HOST}:{self.port}/{topic}", **OPEN)
 
-    async def on_message(self, ws: ClientConnection, text: str) -> float | None:
-        return float(json.loads(text)["client_ts"])
+    async def on_message(self, ws: ClientConnection, text: str) -> Stamps | None:
+        sent = float(json.loads(text)["client_ts"])
+        return Stamps(sent, sent)
 
     async def publish(self, count: int, topic: str, rate: float | None = None) -> None:
         if self.control is None:

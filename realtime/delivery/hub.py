@@ -26,6 +26,7 @@ from django.conf import settings
 from realtime.delivery import replay
 from realtime.delivery.events import MESSAGE_TYPE, Event
 from realtime.delivery.publisher import EVENTS_GROUP, layer_call
+from realtime.delivery.recent import RecentEvents
 from realtime.delivery.wheel import TimingWheel
 from realtime.observability import metrics
 from realtime.orders.service import latest_seq
@@ -35,6 +36,9 @@ from realtime.ws.protocol import Scope
 logger = logging.getLogger("realtime.delivery")
 
 REPAIR_PAGE = 500
+# Bytes of the newest events kept for resumes from memory: a few thousand
+# ordinary events, small beside what flow control lets one client lag by.
+RECENT_BYTES = 4 * 2**20
 RECEIVE_BACKOFF = 0.5
 
 
@@ -52,6 +56,7 @@ class Subscriber(Protocol):
 class Hub:
     def __init__(self, heartbeat_interval: float, heartbeat_timeout: float) -> None:
         self.cursor = 0
+        self.recent = RecentEvents(0, RECENT_BYTES)
         self.tick_period = tick_period(heartbeat_interval, heartbeat_timeout)
         self.repair_interval = max(self.tick_period, min(heartbeat_interval / 2, 5.0))
         self.subscribers: set[Subscriber] = set()
@@ -75,6 +80,7 @@ class Hub:
             self._started = asyncio.get_running_loop().create_future()
             try:
                 self.cursor = await database_sync_to_async(latest_seq)()
+                self.recent = RecentEvents(self.cursor, RECENT_BYTES)
                 layer = get_channel_layer()
                 if layer is not None:
                     self._channel = await layer.new_channel("hub.")
@@ -195,6 +201,7 @@ class Hub:
 
     def _dispatch(self, event: Event) -> None:
         self.cursor = event.seq
+        self.recent.add(event)
         metrics.DELIVERY_LAG.observe(max(0.0, time.time() - event.published_at))
         targets: list[Subscriber] = []
         targets.extend(self._mine.get(event.owner_id, ()))

@@ -416,40 +416,43 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.replay.task = asyncio.create_task(self.resume(since, ref))
 
     async def resume(self, since: int, ref: protocol.Ref) -> None:
-        replayed = 0
         try:
-            horizon = await database_sync_to_async(pruned_through)()
-            latest = await database_sync_to_async(latest_seq)()
-            if since < max(horizon, self.history_floor) or since > latest:
-                reason = "history_gone" if since <= latest else "since_ahead"
-                self.cursor = max(self.cursor, latest)
-                self.push_frame(protocol.resync_required(reason, self.cursor, ref))
-                log_event(logger, "resync", conn=self.connection_id, since=since, reason=reason)
-                return
             seen = replay.Visibility(
                 user_id=self.user_id,
                 everything=any(s.kind == "all" for s in self.scopes),
                 order_ids=frozenset(s.order_id for s in self.scopes if s.order_id is not None),
                 mine=protocol.MINE in self.scopes,
             )
-            after = since
-            for _ in range(1_000_000 // REPLAY_PAGE):
-                page = await database_sync_to_async(replay.fetch_events)(
-                    after, limit=REPLAY_PAGE, visibility=seen
-                )
-                for event in page:
-                    if self.closed:
-                        return
-                    if self.send_event(event):
-                        replayed += 1
-                        await self.wait_for_room()
-                    after = event.seq
-                if len(page) < REPLAY_PAGE:
-                    break
-            self.cursor = max(self.cursor, after, latest)
+            hub = self.hub
+            recent = hub.recent.after(since, seen) if hub is not None else None
+            if hub is not None and recent is not None and since >= self.history_floor:
+                source, latest = "memory", hub.recent.cursor
+                replayed = await self.replay_events(recent)
+            else:
+                source = "database"
+                horizon = await database_sync_to_async(pruned_through)()
+                latest = await database_sync_to_async(latest_seq)()
+                if since < max(horizon, self.history_floor) or since > latest:
+                    reason = "history_gone" if since <= latest else "since_ahead"
+                    self.cursor = max(self.cursor, latest)
+                    self.push_frame(protocol.resync_required(reason, self.cursor, ref))
+                    log_event(logger, "resync", conn=self.connection_id, since=since, reason=reason)
+                    return
+                replayed, last = await self.replay_stored(since, seen)
+                latest = max(latest, last)
+            if replayed is None:
+                return
+            self.cursor = max(self.cursor, latest)
             metrics.RESUME_REPLAYS.inc()
             metrics.REPLAYED_EVENTS.inc(replayed)
-            log_event(logger, "resume", conn=self.connection_id, since=since, replayed=replayed)
+            log_event(
+                logger,
+                "resume",
+                conn=self.connection_id,
+                since=since,
+                replayed=replayed,
+                source=source,
+            )
             self.push_frame(protocol.resumed(since, replayed, self.cursor, ref))
         finally:
             held = self.replay.held if self.replay is not None else []
@@ -457,6 +460,34 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             for event in held:
                 if event.seq > self.cursor:
                     self.send_event(event)
+
+    async def replay_stored(self, since: int, seen: replay.Visibility) -> tuple[int | None, int]:
+        """Replay from the database, a page at a time: how many went (None once
+        closed) and the last seq read."""
+        replayed, after = 0, since
+        for _ in range(1_000_000 // REPLAY_PAGE):
+            page = await database_sync_to_async(replay.fetch_events)(
+                after, limit=REPLAY_PAGE, visibility=seen
+            )
+            sent = await self.replay_events(page)
+            if sent is None:
+                return None, after
+            replayed += sent
+            after = page[-1].seq if page else after
+            if len(page) < REPLAY_PAGE:
+                break
+        return replayed, after
+
+    async def replay_events(self, events: list[Event]) -> int | None:
+        """Send `events` at the client's pace: how many went, or None once closed."""
+        replayed = 0
+        for event in events:
+            if self.closed:
+                return None
+            if self.send_event(event):
+                replayed += 1
+                await self.wait_for_room()
+        return replayed
 
     async def wait_for_room(self) -> None:
         """Pace a replay: let the writer drain the outbox, and pause at MAX_LAG

@@ -1,4 +1,5 @@
-"""The hub fills channel-layer gaps from the database, in seq order, once."""
+"""The hub fills channel-layer gaps from the database, in seq order, once, and
+ticks only the connections that are due."""
 
 from __future__ import annotations
 
@@ -99,19 +100,24 @@ async def test_events_route_only_to_matching_groups() -> None:
     assert hub.count_for(1) == 0
 
 
+async def run_until_ticked(hub: Hub, recorder: Recorder, ticks: int) -> None:
+    """Runs the hub until `recorder` has been ticked `ticks` times (10 s at most)."""
+    await hub.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(recorder.ticks) < ticks and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+    finally:
+        await hub.stop()
+
+
 async def test_the_ticker_visits_only_connections_that_are_due() -> None:
     """A connection is ticked when it registers and then only when its own tick said it is due."""
     hub = Hub(heartbeat_interval=0.2, heartbeat_timeout=0.2)
     quiet, busy = Recorder(user_id=1), Recorder(user_id=2, every=0.1)
     hub.register(quiet)
     hub.register(busy)
-    await hub.start()
-    try:
-        deadline = time.monotonic() + 10
-        while len(busy.ticks) < 5 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-    finally:
-        await hub.stop()
+    await run_until_ticked(hub, busy, 5)
     assert len(quiet.ticks) == 1
     assert len(busy.ticks) >= 5
     gaps = [b - a for a, b in zip(busy.ticks, busy.ticks[1:], strict=False)]
@@ -125,12 +131,6 @@ async def test_a_connection_that_left_is_not_ticked() -> None:
     hub.register(gone)
     hub.register(stays)
     hub.unregister(gone, ())
-    await hub.start()
-    try:
-        deadline = time.monotonic() + 10
-        while len(stays.ticks) < 3 and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-    finally:
-        await hub.stop()
+    await run_until_ticked(hub, stays, 3)
     assert gone.ticks == []
     assert len(stays.ticks) >= 3

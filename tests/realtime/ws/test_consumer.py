@@ -118,6 +118,29 @@ async def test_resume_replays_missed_events_exactly_once() -> None:
 
 
 @pytest.mark.usefixtures("hub_cleanup")
+async def test_a_recent_resume_is_served_from_memory_with_the_same_visibility(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A resume from inside the hub's recent window needs no database, and shows only own events."""
+    alice, bob = await user("alice"), await user("bob")
+    watcher, welcome = await connect(issue_token(alice.pk, "alice", False))
+    for owner in (alice, bob, alice):
+        await database_sync_to_async(service.create_order)(owner, [{"name": "tea", "qty": 1}])
+    live = [await next_of(watcher, "order.update") for _ in range(2)]
+    caplog.set_level(logging.INFO, logger="realtime.ws")
+    since = f"&since={welcome['cursor']}"
+    communicator, _ = await connect(issue_token(alice.pk, "alice", False), since)
+    replayed = [await next_of(communicator, "order.update") for _ in range(2)]
+    resumed = await next_of(communicator, "resumed")
+    assert [f["seq"] for f in replayed] == [f["seq"] for f in live]
+    assert (resumed["replayed"], resumed["cursor"]) == (2, live[-1]["seq"])
+    [resume] = [r for r in caplog.records if r.getMessage() == "resume"]
+    assert resume.fields["source"] == "memory"  # type: ignore[attr-defined]
+    await communicator.disconnect()
+    await watcher.disconnect()
+
+
+@pytest.mark.usefixtures("hub_cleanup")
 async def test_silent_connection_is_closed_4408() -> None:
     """With nothing received for the heartbeat timeout, the server closes with 4408."""
     alice = await user("alice")
