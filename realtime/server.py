@@ -275,6 +275,13 @@ def configure_protocols(server: Any) -> None:
     # autobahn fails a protocol error (such as an oversized frame) by dropping
     # TCP; a close frame lets the client see 1009.
     server.ws_factory.setProtocolOptions(failByDrop=False)
+    # autobahn copies every option from the factory onto each protocol it
+    # builds, unless the protocol already has it: as class attributes they
+    # are shared, and each connection's attribute dict is about half the size.
+    # A callable option (perMessageCompressionAccept) must not become a method.
+    for name in OrdersWebSocketProtocol.CONFIG_ATTRS:
+        value = getattr(server.ws_factory, name)
+        setattr(OrdersWebSocketProtocol, name, staticmethod(value) if callable(value) else value)
 
 
 class Drain:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from chaos.orders_http import call
+import requests
 
 FLOW = ("confirmed", "preparing", "ready", "delivered")
 
@@ -37,18 +38,26 @@ def meta(due: float | None = None) -> dict[str, float]:
 
 
 def over_http(base: str, token: str, owner: str) -> tuple[Create, Change]:
+    """A kept-alive connection per writer thread: a new connection per request
+    would wait in the server's accept queue behind a connect storm."""
+    local = threading.local()
+
+    def call(method: str, path: str, body: dict[str, Any], expected: int) -> Any:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {token}"
+        response = session.request(method, f"{base}{path}", json=body, timeout=30)
+        if response.status_code != expected:
+            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text}")
+        return response.json()
+
     def create(stamp: dict[str, float]) -> int:
         body = {"items": [{"name": "tea", "qty": 1}], "owner": owner, "meta": stamp}
-        status, order = call("POST", f"{base}/api/orders/", token, body)
-        if status != 201:
-            raise RuntimeError(f"POST /api/orders/ answered {status}: {order}")
-        return int(order["id"])
+        return int(call("POST", "/api/orders/", body, 201)["id"])
 
     def change(order_id: int, step: str, stamp: dict[str, float]) -> None:
-        body = {"status": step, "meta": stamp}
-        status, answer = call("PATCH", f"{base}/api/orders/{order_id}/", token, body)
-        if status != 200:
-            raise RuntimeError(f"PATCH answered {status}: {answer}")
+        call("PATCH", f"/api/orders/{order_id}/", {"status": step, "meta": stamp}, 200)
 
     return create, change
 

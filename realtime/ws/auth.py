@@ -3,6 +3,9 @@ and whether the browser Origin is one of ours."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -56,6 +59,24 @@ class ActiveUsers:
         self.ttl = ttl
         self.size = size
         self._until: dict[int, float] = {}
+        self._pending: dict[int, asyncio.Future[bool]] = {}
+
+    async def check(self, user_id: int, lookup: Callable[[int], Awaitable[bool]]) -> bool:
+        """Whether the user is active: remembered, or looked up once for every
+        connection asking meanwhile (a storm's first thousand connects would
+        otherwise each miss the cache and queue a query of their own)."""
+        if self.known(user_id, time.monotonic()):
+            return True
+        pending = self._pending.get(user_id)
+        if pending is None:
+            pending = asyncio.ensure_future(lookup(user_id))
+            self._pending[user_id] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(user_id, None))
+        # Shielded: one asker going away must not cancel the others' answer.
+        active = await asyncio.shield(pending)
+        if active:
+            self.remember(user_id, time.monotonic())
+        return active
 
     def known(self, user_id: int, now: float) -> bool:
         return self._until.get(user_id, 0.0) > now

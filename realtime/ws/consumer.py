@@ -100,13 +100,11 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         except TokenError as exc:
             self.auth_error = str(exc)
             return None
-        now = time.monotonic()
-        if ACTIVE_USERS.known(principal.user_id, now):
-            return principal
-        if not await database_sync_to_async(visibility.user_active)(principal.user_id):
+        if not await ACTIVE_USERS.check(
+            principal.user_id, database_sync_to_async(visibility.user_active)
+        ):
             self.auth_error = "unknown or inactive user"
             return None
-        ACTIVE_USERS.remember(principal.user_id, now)
         return principal
 
     def may_subscribe(self, scope: Scope) -> bool:

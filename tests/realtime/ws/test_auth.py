@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from realtime.ws.auth import ActiveUsers, origin_allowed, token_from_scope
@@ -44,3 +45,42 @@ def test_active_users_stay_bounded() -> None:
         users.remember(user_id, now=0.0)
     assert len(users._until) <= 3
     assert users.known(9, now=1.0)
+
+
+async def test_concurrent_checks_share_one_lookup() -> None:
+    """Many connections of one user asking at once cost one lookup, whose answer is remembered."""
+    users = ActiveUsers(ttl=60.0)
+    lookups: list[int] = []
+    release = asyncio.Event()
+
+    async def lookup(user_id: int) -> bool:
+        lookups.append(user_id)
+        await release.wait()
+        return True
+
+    askers = [asyncio.create_task(users.check(7, lookup)) for _ in range(50)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*askers) == [True] * 50
+    assert await users.check(7, lookup)
+    assert lookups == [7]
+
+
+async def test_an_inactive_user_is_not_remembered_and_a_cancelled_asker_spares_the_rest() -> None:
+    """An inactive user is looked up again next time; a cancelled asker leaves the lookup alone."""
+    users = ActiveUsers(ttl=60.0)
+    lookups: list[int] = []
+    release = asyncio.Event()
+
+    async def lookup(user_id: int) -> bool:
+        lookups.append(user_id)
+        await release.wait()
+        return False
+
+    first, second = (asyncio.create_task(users.check(3, lookup)) for _ in range(2))
+    await asyncio.sleep(0)
+    first.cancel()
+    release.set()
+    assert await second is False
+    assert await users.check(3, lookup) is False
+    assert lookups == [3, 3]
