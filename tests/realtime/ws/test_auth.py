@@ -47,40 +47,38 @@ def test_active_users_stay_bounded() -> None:
     assert users.known(9, now=1.0)
 
 
+class HeldLookup:
+    """A user lookup that answers `active` once released, counting its calls."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+        self.calls: list[int] = []
+        self.release = asyncio.Event()
+
+    async def __call__(self, user_id: int) -> bool:
+        self.calls.append(user_id)
+        await self.release.wait()
+        return self.active
+
+
 async def test_concurrent_checks_share_one_lookup() -> None:
     """Many connections of one user asking at once cost one lookup, whose answer is remembered."""
-    users = ActiveUsers(ttl=60.0)
-    lookups: list[int] = []
-    release = asyncio.Event()
-
-    async def lookup(user_id: int) -> bool:
-        lookups.append(user_id)
-        await release.wait()
-        return True
-
+    users, lookup = ActiveUsers(ttl=60.0), HeldLookup(active=True)
     askers = [asyncio.create_task(users.check(7, lookup)) for _ in range(50)]
     await asyncio.sleep(0)
-    release.set()
+    lookup.release.set()
     assert await asyncio.gather(*askers) == [True] * 50
     assert await users.check(7, lookup)
-    assert lookups == [7]
+    assert lookup.calls == [7]
 
 
 async def test_an_inactive_user_is_not_remembered_and_a_cancelled_asker_spares_the_rest() -> None:
     """An inactive user is looked up again next time; a cancelled asker leaves the lookup alone."""
-    users = ActiveUsers(ttl=60.0)
-    lookups: list[int] = []
-    release = asyncio.Event()
-
-    async def lookup(user_id: int) -> bool:
-        lookups.append(user_id)
-        await release.wait()
-        return False
-
+    users, lookup = ActiveUsers(ttl=60.0), HeldLookup(active=False)
     first, second = (asyncio.create_task(users.check(3, lookup)) for _ in range(2))
     await asyncio.sleep(0)
     first.cancel()
-    release.set()
+    lookup.release.set()
     assert await second is False
     assert await users.check(3, lookup) is False
-    assert lookups == [3, 3]
+    assert lookup.calls == [3, 3]
