@@ -17,7 +17,7 @@ import json
 import socket
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
@@ -29,6 +29,9 @@ FRAME = json.dumps({"type": "heartbeat", "ts": 0}).encode()
 BATCH = 50
 # How long one blocked write may wait before the flood looks for a close.
 WRITE_WAIT = 0.2
+# Bounds on the loops besides their deadline, far above what a minute takes.
+MAX_BATCHES = 10_000_000
+MAX_CONNECTIONS = 1_000_000
 
 
 @dataclass
@@ -40,13 +43,8 @@ class Flood:
     closes: Counter[int] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, object]:
-        return {
-            "sent": self.sent,
-            "rate_limited": self.rate_limited,
-            "connections": self.connections,
-            "refused": self.refused,
-            "closes": {str(code): n for code, n in sorted(self.closes.items())},
-        }
+        closes = {str(code): n for code, n in sorted(self.closes.items())}
+        return {**asdict(self), "closes": closes}
 
 
 class Connection:
@@ -119,7 +117,9 @@ def count_answers(texts: list[str], flood: Flood) -> None:
 
 
 def flood_one(conn: Connection, flood: Flood, deadline: float) -> None:
-    while conn.open and time.monotonic() < deadline:
+    for _ in range(MAX_BATCHES):
+        if not conn.open or time.monotonic() >= deadline:
+            break
         for _ in range(BATCH):
             conn.protocol.send_text(FRAME)
             try:
@@ -142,7 +142,9 @@ def flood_one(conn: Connection, flood: Flood, deadline: float) -> None:
 def run(url: str, token: str, seconds: float) -> Flood:
     flood = Flood()
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    for _ in range(MAX_CONNECTIONS):
+        if time.monotonic() >= deadline:
+            break
         try:
             conn = Connection(url, token)
         except (ConnectionError, OSError):

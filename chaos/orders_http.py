@@ -36,6 +36,16 @@ async def acall(
     return await asyncio.to_thread(call, method, url, token, body)
 
 
+def new_order(base: str, token: str) -> int:
+    """The id of a new one-tea order for the token's user."""
+    status, order = call(
+        "POST", f"{base}/api/orders/", token, {"items": [{"name": "tea", "qty": 1}]}
+    )
+    if status != 201:
+        raise RuntimeError(f"POST /api/orders/ answered {status}: {order}")
+    return int(order["id"])
+
+
 def visible_versions(base: str, token: str) -> dict[int, int]:
     """Every order the token may see, with its version."""
     versions: dict[int, int] = {}

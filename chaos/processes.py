@@ -141,6 +141,13 @@ class Daphne:
             self.stop()
             raise
 
+    def __enter__(self) -> Daphne:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def live(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"daphne exited with {self.process.returncode}: see {self.output}")

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chaos.orders_http import acall
+from chaos.orders_http import new_order
 from chaos.processes import Daphne, free_port, server_env
 from chaos.watchers import Watcher, watch
 from realtime.observability.summary import percentile
@@ -30,11 +30,7 @@ async def phase(
     started = time.monotonic()
     for n in range(args.updates):
         await asyncio.sleep(max(0.0, started + n / args.rate - time.monotonic()))
-        status, body = await acall(
-            "POST", f"{server.http}/api/orders/", token, {"items": [{"name": "tea", "qty": 1}]}
-        )
-        if status != 201:
-            raise RuntimeError(f"POST /api/orders/ answered {status}: {body}")
+        await asyncio.to_thread(new_order, server.http, token)
     for watcher, mark in zip(watchers, marks, strict=True):
         await watcher.wait_updates(mark + args.updates, timeout=30)
     return [
@@ -47,9 +43,7 @@ async def phase(
 async def run(args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="flood-"))
     env = server_env(database_url=f"sqlite:///{tmp / 'db.sqlite3'}", log_dir=tmp / "logs")
-    server = Daphne(free_port(), env, tmp / "logs")
-    server.start()
-    try:
+    with Daphne(free_port(), env, tmp / "logs") as server:
         token = server.manage("token", "alice", "--create")
         mallory = server.manage("token", "mallory", "--create")
         watchers = [watch(server.ws, token) for _ in range(args.watchers)]
@@ -70,8 +64,6 @@ async def run(args: argparse.Namespace) -> None:
         lost = sum(2 * args.updates - len(w.updates) for w in watchers)
         for watcher in watchers:
             await watcher.stop()
-    finally:
-        server.stop()
 
     print(
         f"\n{args.watchers} watchers, {args.updates} updates at {args.rate:g}/s per phase; "

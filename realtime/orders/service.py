@@ -59,11 +59,11 @@ def check_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
         encoded = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (ValueError, RecursionError) as exc:
         raise ValueError("meta must be plain JSON without NaN or infinite numbers") from exc
-    if len(check_text(encoded).encode()) > MAX_META_BYTES:
-        raise ValueError(f"meta must encode to at most {MAX_META_BYTES} bytes")
-    # json.dumps escapes NUL, so the strings themselves are checked.
+    # The strings themselves, not `encoded`: json.dumps escapes NUL.
     for text in _texts(meta):
         check_text(text)
+    if len(encoded.encode()) > MAX_META_BYTES:
+        raise ValueError(f"meta must encode to at most {MAX_META_BYTES} bytes")
     return meta
 
 

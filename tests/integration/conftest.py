@@ -92,9 +92,6 @@ def stack(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     database, layer = request.param
-    server = make_server(tmp_path_factory.mktemp(f"{database}-{layer}"), database, layer, request)
-    server.start()
-    try:
+    tmp = tmp_path_factory.mktemp(f"{database}-{layer}")
+    with make_server(tmp, database, layer, request) as server:
         yield Stack(server, seed_tokens(server))
-    finally:
-        server.stop()

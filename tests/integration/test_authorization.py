@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from chaos.orders_http import acall
+from chaos.orders_http import acall, new_order
 from chaos.processes import Daphne
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.wsclient import close_code, frames_for, next_frame, open_ws
@@ -36,25 +36,11 @@ class World:
 def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
-    server = make_server(tmp_path_factory.mktemp("authz"), request.param, "memory", request)
-    server.start()
-    try:
+    tmp = tmp_path_factory.mktemp("authz")
+    with make_server(tmp, request.param, "memory", request) as server:
         tokens = seed_tokens(server)
-        ids = {}
-        for owner in ("alice", "bob"):
-            status, order = asyncio.run(
-                acall(
-                    "POST",
-                    f"{server.http}/api/orders/",
-                    tokens[owner],
-                    {"items": [{"name": "tea", "qty": 1}]},
-                )
-            )
-            assert status == 201, order
-            ids[owner] = order["id"]
+        ids = {owner: new_order(server.http, tokens[owner]) for owner in ("alice", "bob")}
         yield World(server, tokens, ids["alice"], ids["bob"])
-    finally:
-        server.stop()
 
 
 async def api(world: World, user: str, method: str, path: str, body: object = None) -> tuple:

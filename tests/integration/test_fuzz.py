@@ -122,26 +122,26 @@ class Session:
 def session(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Session]:
-    server = make_server(
-        tmp_path_factory.mktemp("fuzz"),
-        "sqlite",
-        "memory",
-        request,
-        # Every frame is answered for what it says, not for how fast it came.
-        WEBSOCKET_RATE_LIMIT="1000000",
-        WEBSOCKET_HEARTBEAT_INTERVAL="25",
-        WEBSOCKET_HEARTBEAT_TIMEOUT="60",
-        WEBSOCKET_MAX_MESSAGE_BYTES=str(FRAME_LIMIT),
-    )
-    server.start()
-    with asyncio.Runner() as runner:
+    with (
+        make_server(
+            tmp_path_factory.mktemp("fuzz"),
+            "sqlite",
+            "memory",
+            request,
+            # Every frame is answered for what it says, not for how fast it came.
+            WEBSOCKET_RATE_LIMIT="1000000",
+            WEBSOCKET_HEARTBEAT_INTERVAL="25",
+            WEBSOCKET_HEARTBEAT_TIMEOUT="60",
+            WEBSOCKET_MAX_MESSAGE_BYTES=str(FRAME_LIMIT),
+        ) as server,
+        asyncio.Runner() as runner,
+    ):
         fuzz = Session(server, seed_tokens(server)["alice"], runner)
         try:
             yield fuzz
         finally:
             if fuzz.ws is not None:
                 runner.run(fuzz.ws.close())
-            server.stop()
     assert server.error_lines() == []
 
 

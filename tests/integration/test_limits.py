@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from chaos.orders_http import acall
+from chaos.orders_http import acall, new_order
 from chaos.processes import Daphne
 from chaos.watchers import Watcher, watch
 from tests.integration.conftest import make_server, seed_tokens
@@ -34,7 +34,7 @@ PER_USER = 3
 def limited(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Daphne, dict[str, str]]]:
-    server = make_server(
+    with make_server(
         tmp_path_factory.mktemp("limits"),
         "sqlite",
         "memory",
@@ -42,14 +42,10 @@ def limited(
         WEBSOCKET_MAX_CONNECTIONS=str(MAX_CONNECTIONS),
         WEBSOCKET_MAX_CONNECTIONS_PER_USER=str(PER_USER),
         WEBSOCKET_RATE_LIMIT="20",
-    )
-    server.start()
-    try:
+    ) as server:
         tokens = seed_tokens(server)
         tokens["mallory"] = server.manage("token", "mallory", "--create")
         yield server, tokens
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -175,17 +171,11 @@ async def test_a_flooding_client_is_limited_and_others_get_every_update(
     server: Daphne, tokens: dict[str, str], tmp_path: Path
 ) -> None:
     """One client flooding frames is closed 4429 over and over while the others miss nothing."""
-    created = []
-    for owner in ("alice", "bob"):
-        for _ in range(5):
-            status, order = await acall(
-                "POST",
-                f"{server.http}/api/orders/",
-                tokens[owner],
-                {"items": [{"name": "tea", "qty": 1}]},
-            )
-            assert status == 201
-            created.append(order["id"])
+    created = [
+        await asyncio.to_thread(new_order, server.http, tokens[owner])
+        for owner in ("alice", "bob")
+        for _ in range(5)
+    ]
     watchers = [watch(server.ws, tokens["alice"]), watch(server.ws, tokens["bob"])]
     watchers.append(watch(server.ws, tokens["staff"], scopes=("all",)))
     for watcher in watchers:

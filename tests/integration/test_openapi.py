@@ -28,14 +28,9 @@ BEYOND_THE_SCHEMA = [schemathesis.checks.positive_data_acceptance]
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Daphne, dict[str, str]]]:
-    server = make_server(
-        tmp_path_factory.mktemp(f"openapi-{request.param}"), request.param, "memory", request
-    )
-    server.start()
-    try:
+    tmp = tmp_path_factory.mktemp(f"openapi-{request.param}")
+    with make_server(tmp, request.param, "memory", request) as server:
         yield server, seed_tokens(server)
-    finally:
-        server.stop()
     assert server.error_lines() == []
 
 

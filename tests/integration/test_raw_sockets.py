@@ -29,18 +29,11 @@ HEARTBEAT_TIMEOUT = 2.0
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Daphne, str]]:
-    server = make_server(
-        tmp_path_factory.mktemp("raw"),
-        "sqlite",
-        "memory",
-        request,
-        HTTP_IDLE_TIMEOUT=str(IDLE_TIMEOUT),
-    )
-    server.start()
-    try:
+    tmp = tmp_path_factory.mktemp("raw")
+    with make_server(
+        tmp, "sqlite", "memory", request, HTTP_IDLE_TIMEOUT=str(IDLE_TIMEOUT)
+    ) as server:
         yield server, seed_tokens(server)["alice"]
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -89,7 +82,9 @@ def handshake(server: Daphne, token: str) -> socket.socket:
         ).encode()
     )
     response = b""
-    while b"\r\n\r\n" not in response:
+    for _ in range(100):
+        if b"\r\n\r\n" in response:
+            break
         chunk = sock.recv(4096)
         assert chunk, "server closed during the handshake"
         response += chunk

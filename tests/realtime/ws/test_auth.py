@@ -53,10 +53,12 @@ class HeldLookup:
     def __init__(self, active: bool) -> None:
         self.active = active
         self.calls: list[int] = []
+        self.started = asyncio.Event()
         self.release = asyncio.Event()
 
     async def __call__(self, user_id: int) -> bool:
         self.calls.append(user_id)
+        self.started.set()
         await self.release.wait()
         return self.active
 
@@ -65,7 +67,7 @@ async def test_concurrent_checks_share_one_lookup() -> None:
     """Many connections of one user asking at once cost one lookup, whose answer is remembered."""
     users, lookup = ActiveUsers(ttl=60.0), HeldLookup(active=True)
     askers = [asyncio.create_task(users.check(7, lookup)) for _ in range(50)]
-    await asyncio.sleep(0)
+    await asyncio.wait_for(lookup.started.wait(), 1)
     lookup.release.set()
     assert await asyncio.gather(*askers) == [True] * 50
     assert await users.check(7, lookup)
@@ -76,7 +78,8 @@ async def test_an_inactive_user_is_not_remembered_and_a_cancelled_asker_spares_t
     """An inactive user is looked up again next time; a cancelled asker leaves the lookup alone."""
     users, lookup = ActiveUsers(ttl=60.0), HeldLookup(active=False)
     first, second = (asyncio.create_task(users.check(3, lookup)) for _ in range(2))
-    await asyncio.sleep(0)
+    # Both askers wait on the lookup once it runs.
+    await asyncio.wait_for(lookup.started.wait(), 1)
     first.cancel()
     lookup.release.set()
     assert await second is False
