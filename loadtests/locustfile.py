@@ -110,6 +110,7 @@ class OrdersSocket(User):
 
     abstract = True
     wait_time = constant(1)
+    scopes: tuple[str, ...] = ()
     ack_every = 50
     read_pause = 0.0
     delivery_name = "order.update"
@@ -135,7 +136,12 @@ class OrdersSocket(User):
     def url(self) -> str:
         parts = urllib.parse.urlsplit(self.environment.host)
         scheme = "wss" if parts.scheme == "https" else "ws"
-        query = f"?since={self.cursor}" if self.cursor is not None else ""
+        # Every scope and the cursor in the URL: the server replays them all
+        # strictly before going live (docs/protocol.md).
+        params = {"scopes": ",".join(self.scopes)} if self.scopes else {}
+        if self.cursor is not None:
+            params["since"] = str(self.cursor)
+        query = f"?{urllib.parse.urlencode(params, safe=',')}" if params else ""
         return f"{scheme}://{parts.netloc}{self.environment.parsed_options.ws_path}{query}"
 
     def connect(self) -> None:

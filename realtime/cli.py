@@ -36,11 +36,12 @@ def _migrate() -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import realtime.server  # first: it installs the reactor daphne needs
+    # First: it installs the reactor daphne needs.
+    from realtime.daphne.server import serve
 
     _setup()
     _migrate()
-    realtime.server.serve(args.host, args.port)
+    serve(args.host, args.port)
     return 0
 
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "channels",
     "ninja",
     "realtime.orders",
+    "realtime.delivery",
 ]
 
 MIDDLEWARE = [
@@ -126,6 +127,8 @@ WEBSOCKET_MAX_MESSAGE_BYTES = env_number("WEBSOCKET_MAX_MESSAGE_BYTES", 65536)
 WEBSOCKET_RATE_LIMIT = env_number("WEBSOCKET_RATE_LIMIT", 20.0)
 WEBSOCKET_MAX_CONNECTIONS = env_number("WEBSOCKET_MAX_CONNECTIONS", 20000)
 WEBSOCKET_MAX_CONNECTIONS_PER_USER = env_number("WEBSOCKET_MAX_CONNECTIONS_PER_USER", 20)
+# Pages of 500 events one replay may read before it answers resync_required.
+WEBSOCKET_REPLAY_PAGES = env_number("WEBSOCKET_REPLAY_PAGES", 2000)
 EVENT_RETENTION = env_number("EVENT_RETENTION", 86400)
 SHUTDOWN_GRACE = env_number("SHUTDOWN_GRACE", 10.0)
 HTTP_IDLE_TIMEOUT = env_number("HTTP_IDLE_TIMEOUT", 60.0)

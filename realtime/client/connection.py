@@ -31,9 +31,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from realtime.client.backoff import Backoff
-from realtime.client.policy import ABNORMAL, Action, action_for, describe
+from realtime.client.policy import ABNORMAL, Action, action_for, handshake_refusal
 from realtime.client.session import ProtocolError, Session, Stats, Update
 from realtime.client.store import OrderStore
+from realtime.codes import describe
 
 logger = logging.getLogger("realtime.client")
 
@@ -104,6 +105,7 @@ class OrdersClient:
         self._items: asyncio.Queue[Item | ClientStopped | None] = asyncio.Queue(BUFFER)
         self._runner: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
+        self._refused_403s = 0
 
     # Public API
 
@@ -211,12 +213,12 @@ class OrdersClient:
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
-            if 400 <= status < 500 and status != 429:
-                return _Closed(4403, f"handshake refused with HTTP {status}")
-            return _Closed(1013, f"handshake refused with HTTP {status}")
+            self._refused_403s = self._refused_403s + 1 if status == 403 else 0
+            return _Closed(*handshake_refusal(status, self._refused_403s - 1))
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             return _Closed(ABNORMAL, f"connect failed: {type(exc).__name__}")
         self._ws = ws
+        self._refused_403s = 0
         self.session.opened()
         try:
             return await self._read(ws)

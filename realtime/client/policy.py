@@ -1,11 +1,12 @@
-"""What a client does after each close code of DESIGN §2, free of I/O."""
+"""What a client does after each close code of docs/protocol.md, free of I/O."""
 
 from __future__ import annotations
 
 from enum import Enum
 
-# 1006 stands for "no close frame": a dropped TCP connection or a silent server.
-ABNORMAL = 1006
+from realtime.codes import CloseCode
+
+ABNORMAL = CloseCode.ABNORMAL
 
 
 class Action(Enum):
@@ -14,25 +15,28 @@ class Action(Enum):
     BACK_OFF = "back_off"
 
 
-STOP_CODES = frozenset({1009, 4400, 4401, 4403})
-QUICK_CODES = frozenset({1000, 1001, ABNORMAL, 1012, 4408, 4409})
-BACK_OFF_CODES = frozenset({1011, 1013, 4429})
-
-DESCRIPTIONS = {
-    1000: "normal closure",
-    1001: "going away",
-    ABNORMAL: "connection lost",
-    1009: "frame too large",
-    1011: "server error",
-    1012: "server restarting",
-    1013: "server at its connection limit",
-    4400: "repeated protocol violations",
-    4401: "missing, invalid or expired token",
-    4403: "forbidden",
-    4408: "heartbeat timeout",
-    4409: "slow consumer",
-    4429: "rate limit exceeded",
-}
+STOP_CODES = frozenset(
+    {
+        CloseCode.TOO_LARGE,
+        CloseCode.PROTOCOL_VIOLATION,
+        CloseCode.UNAUTHORIZED,
+        CloseCode.FORBIDDEN,
+    }
+)
+QUICK_CODES = frozenset(
+    {
+        CloseCode.NORMAL,
+        CloseCode.GOING_AWAY,
+        ABNORMAL,
+        CloseCode.SERVICE_RESTART,
+        CloseCode.HEARTBEAT_TIMEOUT,
+        CloseCode.SLOW_CONSUMER,
+    }
+)
+# A handshake refused with HTTP 403 is retried this many times in a row
+# before the client gives up: a proxy or a server in trouble may answer 403
+# for a moment, and only the server's own 4403 says "forbidden" for sure.
+HANDSHAKE_403_TRIES = 3
 
 
 def action_for(code: int | None) -> Action:
@@ -47,6 +51,13 @@ def action_for(code: int | None) -> Action:
     return Action.BACK_OFF
 
 
-def describe(code: int | None) -> str:
-    code = ABNORMAL if code is None else code
-    return DESCRIPTIONS.get(code, "unknown close code")
+def handshake_refusal(status: int, refused_403s: int) -> tuple[int, str]:
+    """The close code a refused handshake stands for. A 5xx or 429 backs off
+    and retries; a 403 too, until HANDSHAKE_403_TRIES refusals in a row; any
+    other 4xx is a client mistake retrying cannot fix."""
+    reason = f"handshake refused with HTTP {status}"
+    if status >= 500 or status == 429:
+        return CloseCode.TRY_AGAIN_LATER, reason
+    if status == 403 and refused_403s < HANDSHAKE_403_TRIES:
+        return CloseCode.TRY_AGAIN_LATER, reason
+    return CloseCode.FORBIDDEN, reason

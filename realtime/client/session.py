@@ -1,10 +1,11 @@
-"""One client's protocol state across reconnects, free of I/O (DESIGN §2, §3).
+"""One client's protocol state across reconnects, free of I/O
+(docs/protocol.md, docs/guarantees.md).
 
 The session decides what to send and what to hand to the application for
-each server frame, and keeps the resume cursor. The cursor only moves when
-every event up to it is known to have arrived: with extra scopes a client
-subscribes and then sends `resume`, and until `resumed` arrives live events
-may overtake the replay, so the cursor waits for `resumed`.
+each server frame, and keeps the resume cursor. Every connect names all the
+client's scopes and its cursor in the URL (`?scopes=all&since=N`), so the
+server replays every scope from the cursor in seq order before going live,
+and the cursor is simply the last seq received.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from realtime.client.store import Applied, OrderStore
-from realtime.ws.protocol import Scope
+from realtime.delivery.scopes import Scope
 
 DEFAULT_MAX_LAG = 1000
 
@@ -74,14 +75,16 @@ class Session:
         self._opened()
 
     def query(self) -> dict[str, str]:
-        """Query parameters of the next connect: `since` unless a resume frame follows."""
-        if self.cursor is None or self.extra_scopes:
-            return {}
-        return {"since": str(self.cursor)}
+        """Query parameters of the next connect: the extra scopes and the cursor."""
+        query: dict[str, str] = {}
+        if self.extra_scopes:
+            query["scopes"] = ",".join(self.extra_scopes)
+        if self.cursor is not None:
+            query["since"] = str(self.cursor)
+        return query
 
     def _opened(self) -> None:
         start = self.cursor or 0
-        self.in_order = not self.extra_scopes
         self.last_seq = start
         self.high_water = start
         self.unacked = 0
@@ -111,10 +114,10 @@ class Session:
                 self._welcome(frame, step)
             elif kind == "resumed":
                 self.stats.replayed += int(frame["replayed"])
-                self._in_order_from(int(frame["cursor"]))
+                self._move_to(int(frame["cursor"]))
             elif kind == "resync_required":
                 self.stats.resyncs += 1
-                self._in_order_from(int(frame["cursor"]))
+                self._move_to(int(frame["cursor"]))
                 step.resync = True
             elif kind == "error":
                 self.stats.errors += 1
@@ -139,12 +142,9 @@ class Session:
             self.cursor = int(frame["cursor"])
             self.last_seq = self.high_water = self.cursor
         step.welcome = frame
-        if self.extra_scopes:
-            step.send.extend({"type": "subscribe", "scope": scope} for scope in self.extra_scopes)
-            step.send.append({"type": "resume", "since": self.cursor})
 
-    def _in_order_from(self, cursor: int) -> None:
-        self.in_order = True
+    def _move_to(self, cursor: int) -> None:
+        """The server says every event up to `cursor` has been sent."""
         mark = max(cursor, self.high_water)
         self.cursor = max(self.cursor or 0, mark)
         self.last_seq = max(self.last_seq, mark)
@@ -157,15 +157,14 @@ class Session:
             self.stats.violations.append(
                 f"conn {self.connection_id}: order {order_id} v{version} after v{before}"
             )
-        if self.in_order and seq <= self.last_seq:
+        if seq <= self.last_seq:
             self.stats.violations.append(
                 f"conn {self.connection_id}: seq {seq} after {self.last_seq}"
             )
         self.versions_here[order_id] = max(before, version)
         self.high_water = max(self.high_water, seq)
-        if self.in_order:
-            self.last_seq = seq
-            self.cursor = max(self.cursor or 0, seq)
+        self.last_seq = max(self.last_seq, seq)
+        self.cursor = max(self.cursor or 0, seq)
         applied = self.store.apply(order)
         if applied is Applied.NEW:
             self.stats.updates += 1

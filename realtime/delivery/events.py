@@ -1,13 +1,10 @@
-"""An order event as the hub and connections see it: routing keys plus the
-`order.update` frame, encoded once for every receiver."""
+"""An order event as the hub and connections see it: its routing keys, the
+order as it stood after the change, and the writer's `meta`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-
-from realtime.ws import protocol
-from realtime.ws.wire import text_frame
 
 if TYPE_CHECKING:
     from realtime.orders.models import OrderEvent
@@ -15,19 +12,18 @@ if TYPE_CHECKING:
 MESSAGE_TYPE = "order.event"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Event:
+    """Compared and hashed by identity: every receiver of one event holds the
+    same object, which is what lets the WebSocket layer frame it once."""
+
     seq: int
     order_id: int
     owner_id: int
     version: int
     published_at: float
-    frame: str
-    # The frame as it goes on the wire, built once for every connection.
-    wire: bytes = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "wire", text_frame(self.frame.encode()))
+    order: dict[str, Any]
+    meta: dict[str, Any]
 
     def as_message(self) -> dict[str, Any]:
         return {
@@ -37,43 +33,50 @@ class Event:
             "owner_id": self.owner_id,
             "version": self.version,
             "published_at": self.published_at,
-            "frame": self.frame,
+            "order": self.order,
+            "meta": self.meta,
         }
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Event:
+        order, meta = message["order"], message["meta"]
+        if not isinstance(order, dict) or not isinstance(meta, dict):
+            raise TypeError("an event's order and meta are JSON objects")
         return cls(
             seq=int(message["seq"]),
             order_id=int(message["order_id"]),
             owner_id=int(message["owner_id"]),
             version=int(message["version"]),
             published_at=float(message["published_at"]),
-            frame=str(message["frame"]),
+            order=order,
+            meta=meta,
         )
 
     @classmethod
     def from_row(cls, row: OrderEvent, published_at: float) -> Event:
-        return cls.build(
+        return cls(
             seq=row.seq,
             order_id=row.order_id,
             owner_id=row.owner_id,
             version=row.version,
-            payload=row.payload,
-            meta=row.meta,
             published_at=published_at,
+            order=row.payload,
+            meta=row.meta,
         )
 
-    @classmethod
-    def build(
-        cls,
-        *,
-        seq: int,
-        order_id: int,
-        owner_id: int,
-        version: int,
-        payload: dict[str, Any],
-        meta: dict[str, Any],
-        published_at: float,
-    ) -> Event:
-        frame = protocol.encode(protocol.order_update(seq, payload, published_at, meta))
-        return cls(seq, order_id, owner_id, version, published_at, frame)
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """One read of the event log past some seq `after`.
+
+    `head` is the newest seq committed when the read began, so the read saw
+    every event up to it; `horizon` is the newest seq pruning had removed when
+    the read ended (past `after`, events may be missing from `events`).
+    `complete` says no visible event past the last one returned existed;
+    `source` says where the events came from ("database" or "memory")."""
+
+    events: list[Event]
+    complete: bool
+    head: int
+    horizon: int
+    source: str = "database"

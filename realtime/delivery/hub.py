@@ -1,5 +1,5 @@
 """The process-wide hub: one channel-layer subscription fans events out to the
-process's connections (DESIGN §3, §4).
+process's connections (docs/architecture.md).
 
 Events reach the hub in seq order or with gaps (a dropped or reordered
 message, a Redis outage); a gap is filled from the database before the newer
@@ -27,11 +27,10 @@ from realtime.delivery import replay
 from realtime.delivery.events import MESSAGE_TYPE, Event
 from realtime.delivery.publisher import EVENTS_GROUP, layer_call
 from realtime.delivery.recent import RecentEvents
-from realtime.delivery.wheel import TimingWheel
+from realtime.delivery.scopes import Scope
+from realtime.delivery.wheel import TimingWheel, tick_period
 from realtime.observability import metrics
 from realtime.orders.service import latest_seq
-from realtime.ws.heartbeat import tick_period
-from realtime.ws.protocol import Scope
 
 logger = logging.getLogger("realtime.delivery")
 
@@ -74,8 +73,14 @@ class Hub:
 
     # Lifecycle
 
+    @property
+    def started(self) -> bool:
+        return self._started is not None and self._started.done()
+
     async def start(self) -> None:
-        """Idempotent: the first caller starts the hub, the rest wait for it."""
+        """Idempotent: the first caller starts the hub, the rest wait for it.
+        The server starts it before it listens; a hub whose database was away
+        then is started by the first connection instead."""
         if self._started is None:
             self._started = asyncio.get_running_loop().create_future()
             try:

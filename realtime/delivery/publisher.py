@@ -1,6 +1,6 @@
 """Publishing committed events to the channel layer, behind a circuit breaker
-with bounded timeouts (DESIGN §3, §4). A publish that fails is not lost: the
-hubs' database repair delivers it."""
+with bounded timeouts (docs/guarantees.md). A publish that fails is not lost:
+the hubs' database repair delivers it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.db import transaction
 
 from realtime.delivery.breaker import BreakerState, CircuitBreaker
 from realtime.delivery.events import Event
@@ -63,8 +62,6 @@ async def publish(event: Event) -> bool:
     return await layer_call("publish", layer.group_send(EVENTS_GROUP, event.as_message()))
 
 
-def publish_after_commit(row: OrderEvent) -> None:
-    def send() -> None:
-        async_to_sync(publish)(Event.from_row(row, published_at=time.time()))
-
-    transaction.on_commit(send, robust=True)
+def on_event_committed(sender: object, row: OrderEvent, **kwargs: object) -> None:
+    """The receiver of orders' `event_committed`: runs after the commit."""
+    async_to_sync(publish)(Event.from_row(row, published_at=time.time()))

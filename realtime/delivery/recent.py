@@ -1,5 +1,5 @@
 """The newest events this process dispatched, kept in memory so that a resume
-from a recent cursor needs no database round trip (DESIGN §3, §8), free of
+from a recent cursor needs no database round trip (docs/architecture.md), free of
 I/O.
 
 The hub dispatches every committed event past its start cursor, in seq order
@@ -12,17 +12,18 @@ because one event can carry a large order.
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 
 from realtime.delivery.events import Event
-from realtime.delivery.replay import Visibility
+from realtime.delivery.scopes import Visibility
 
-# An Event object and its two encodings' headers, roughly.
-EVENT_OVERHEAD = 200
+# An Event object, its dicts, and the frame a connection builds of it, roughly.
+EVENT_OVERHEAD = 600
 
 
 def cost(event: Event) -> int:
-    return len(event.frame) + len(event.wire) + EVENT_OVERHEAD
+    return 2 * len(json.dumps(event.order, separators=(",", ":"))) + EVENT_OVERHEAD
 
 
 class RecentEvents:
@@ -70,9 +71,4 @@ class RecentEvents:
         events = self._events[start:]
         if visibility.everything:
             return events
-        return [
-            event
-            for event in events
-            if event.order_id in visibility.order_ids
-            or (visibility.mine and event.owner_id == visibility.user_id)
-        ]
+        return [event for event in events if visibility.admits(event.order_id, event.owner_id)]

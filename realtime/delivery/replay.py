@@ -1,39 +1,33 @@
-"""Reading events back from the database: for a connection's resume, and for a
-hub filling a gap the channel layer left (DESIGN §3)."""
+"""Reading events back from the database: a page of a connection's replay, and
+the events a hub fills a gap with (docs/guarantees.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from django.db.models import Q
-
-from realtime.delivery.events import Event
-from realtime.orders.models import OrderEvent
-
-
-@dataclass(frozen=True)
-class Visibility:
-    """Which events one connection may see under its current scopes."""
-
-    user_id: int
-    everything: bool = False
-    order_ids: frozenset[int] = frozenset()
-    mine: bool = True
+from realtime.delivery.events import Event, History
+from realtime.delivery.scopes import Visibility
+from realtime.orders.service import latest_seq, pruned_through
+from realtime.orders.visibility import events_after
 
 
 def fetch_events(
     after: int, *, before: int | None = None, limit: int = 500, visibility: Visibility | None = None
 ) -> list[Event]:
     """Events with `after` < seq (< `before`), in seq order."""
-    rows = OrderEvent.objects.filter(seq__gt=after)
-    if before is not None:
-        rows = rows.filter(seq__lt=before)
-    if visibility is not None and not visibility.everything:
-        condition = Q(order_id__in=visibility.order_ids)
-        if visibility.mine:
-            condition |= Q(owner_id=visibility.user_id)
-        rows = rows.filter(condition)
-    return [
-        Event.from_row(row, published_at=row.created_at.timestamp())
-        for row in rows.order_by("seq")[:limit]
-    ]
+    if visibility is None:
+        rows = events_after(after, before=before)
+    else:
+        rows = events_after(
+            after,
+            before=before,
+            user_id=visibility.user_id,
+            everything=visibility.everything,
+            order_ids=visibility.order_ids,
+            mine=visibility.mine,
+        )
+    return [Event.from_row(row, published_at=row.created_at.timestamp()) for row in rows[:limit]]
+
+
+def read_history(after: int, limit: int, visibility: Visibility) -> History:
+    head = latest_seq()
+    events = fetch_events(after, limit=limit, visibility=visibility)
+    return History(events, len(events) < limit, head, pruned_through())

@@ -1,5 +1,5 @@
 """A timing wheel: items filed in slots by the time they are next due, free of
-I/O (DESIGN §4, §8).
+I/O (docs/architecture.md).
 
 The hub ticks only the connections that are due (a heartbeat to send, a
 silence or a token to check), about one per connection per heartbeat
@@ -58,3 +58,9 @@ class TimingWheel(Generic[T]):
                 del self._slot_of[item]
             due.extend(members)
         return due
+
+
+def tick_period(interval: float, timeout: float) -> float:
+    """The ticker's period, and its wheel's slot width: a heartbeat or a 4408
+    comes at most about two periods late."""
+    return max(0.05, min(1.0, interval / 4, timeout / 4))

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from realtime.delivery.breaker import BreakerState
+from realtime.delivery.hub import get_hub
 from realtime.delivery.publisher import LAYER_TIMEOUT, breaker
 
 PROBE = {"type": "health.probe"}
@@ -46,6 +47,8 @@ async def _check(probe: Awaitable[bool]) -> str:
 
 
 async def ready(request: HttpRequest) -> JsonResponse:
+    if get_hub().draining:
+        return JsonResponse({"status": "draining", "checks": {}}, status=503)
     database = await _check(database_sync_to_async(_database_ok)())
     layer = await _check(_layer_ok())
     checks = {"database": database, "channel_layer": layer, "breaker": breaker.state.name.lower()}

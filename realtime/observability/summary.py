@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from realtime.client.policy import DESCRIPTIONS
+from realtime.codes import DESCRIPTIONS
 
 TEXT_LINE = re.compile(r"^(\S+) (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+) (.*)$")
 FIELD = re.compile(r' (\w+)=("(?:[^"\\]|\\.)*"|\S+)')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from django.contrib.auth import authenticate, get_user_model
@@ -14,10 +13,9 @@ from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer
 from pydantic import AfterValidator
 
-from realtime.delivery.replay import Visibility, fetch_events
 from realtime.orders import service
 from realtime.orders.states import Status
-from realtime.orders.visibility import user_active, visible_orders
+from realtime.orders.visibility import events_after, user_active, visible_orders
 from realtime.tokens import Principal, TokenError, issue_token, verify_token
 
 MAX_PAGE = 500
@@ -239,16 +237,14 @@ def events(
     if since > latest:
         # A cursor past the head would make a client skip the events still to come.
         return Reply(409, {"detail": f"since {since} is ahead of the latest seq {latest}"})
-    page = fetch_events(
-        since, limit=limit + 1, visibility=Visibility(user_id=who.user_id, everything=who.staff)
-    )
+    page = list(events_after(since, user_id=who.user_id, everything=who.staff)[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
     last = page[-1].seq if page else since
     return Reply(
         200,
         {
-            "events": [json.loads(event.frame) for event in page],
+            "events": [row.as_update() for row in page],
             "cursor": last if more else max(latest, last),
             "more": more,
         },

@@ -51,6 +51,16 @@ class OrderEvent(models.Model):
         ordering = ["seq"]
         indexes = [models.Index(fields=["owner_id", "seq"], name="event_owner_seq")]
 
+    def as_update(self) -> dict[str, Any]:
+        """The event as `GET /api/events/` lists it: an `order.update` frame."""
+        return {
+            "type": "order.update",
+            "seq": self.seq,
+            "order": self.payload,
+            "published_at": self.created_at.timestamp(),
+            "meta": self.meta,
+        }
+
 
 class EventLogState(models.Model):
     """A single row: the highest seq that pruning has removed."""

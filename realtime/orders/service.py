@@ -1,5 +1,5 @@
 """Writing orders: every change bumps the version and appends its event in the
-same transaction, then publishes after commit (DESIGN §3)."""
+same transaction, then announces it after commit (docs/guarantees.md)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from realtime.delivery.publisher import publish_after_commit
 from realtime.orders.models import EventLogState, Order, OrderEvent
+from realtime.orders.signals import event_committed
 from realtime.orders.states import Status, can_transition
 
 MAX_META_BYTES = 256
@@ -83,7 +83,7 @@ def _append_event(order: Order, meta: dict[str, Any]) -> OrderEvent:
         payload=order.as_dict(),
         meta=meta,
     )
-    publish_after_commit(event)
+    transaction.on_commit(lambda: event_committed.send(sender=OrderEvent, row=event), robust=True)
     return event
 
 

@@ -1,11 +1,11 @@
-"""Who may see what: owners see their orders, staff see all (DESIGN §2)."""
+"""Who may see what: owners see their orders, staff see all (docs/protocol.md)."""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from realtime.orders.models import Order
+from realtime.orders.models import Order, OrderEvent
 
 
 def user_active(user_id: int) -> bool:
@@ -19,3 +19,25 @@ def visible_orders(user_id: int, staff: bool) -> QuerySet[Order]:
 
 def order_visible(order_id: int, user_id: int, staff: bool) -> bool:
     return visible_orders(user_id, staff).filter(pk=order_id).exists()
+
+
+def events_after(
+    after: int,
+    *,
+    before: int | None = None,
+    user_id: int | None = None,
+    everything: bool = True,
+    order_ids: frozenset[int] = frozenset(),
+    mine: bool = True,
+) -> QuerySet[OrderEvent]:
+    """Events with `after` < seq (< `before`) in seq order: all of them, or
+    those of `order_ids` and (with `mine`) of orders `user_id` owns."""
+    rows = OrderEvent.objects.filter(seq__gt=after)
+    if before is not None:
+        rows = rows.filter(seq__lt=before)
+    if not everything:
+        condition = Q(order_id__in=order_ids)
+        if mine and user_id is not None:
+            condition |= Q(owner_id=user_id)
+        rows = rows.filter(condition)
+    return rows.order_by("seq")

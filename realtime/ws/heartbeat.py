@@ -50,9 +50,3 @@ class HeartbeatState:
         if now - self.last_sent >= self.interval:
             return HeartbeatAction.SEND
         return HeartbeatAction.NONE
-
-
-def tick_period(interval: float, timeout: float) -> float:
-    """The ticker's period, and its wheel's slot width: a heartbeat or a 4408
-    comes at most about two periods late."""
-    return max(0.05, min(1.0, interval / 4, timeout / 4))

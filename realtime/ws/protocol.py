@@ -1,4 +1,4 @@
-"""Wire protocol v1 (DESIGN §2), free of I/O.
+"""Wire protocol v1 (docs/protocol.md), free of I/O.
 
 Client frames are parsed into small immutable values or a `FrameError`; server
 frames are built as dicts and encoded once with `encode`.
@@ -9,71 +9,23 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from enum import IntEnum, StrEnum
-from typing import Any, Literal
+from typing import Any
+
+from realtime.codes import ErrorCode
+from realtime.delivery.scopes import Scope
 
 PROTOCOL_VERSION = 1
 MAX_REF_LENGTH = 128
-
-
-class CloseCode(IntEnum):
-    NORMAL = 1000
-    GOING_AWAY = 1001
-    TOO_LARGE = 1009
-    INTERNAL_ERROR = 1011
-    SERVICE_RESTART = 1012
-    TRY_AGAIN_LATER = 1013
-    PROTOCOL_VIOLATION = 4400
-    UNAUTHORIZED = 4401
-    FORBIDDEN = 4403
-    HEARTBEAT_TIMEOUT = 4408
-    SLOW_CONSUMER = 4409
-    RATE_LIMITED = 4429
-
-
-class ErrorCode(StrEnum):
-    BAD_JSON = "bad_json"
-    BAD_MESSAGE = "bad_message"
-    UNKNOWN_TYPE = "unknown_type"
-    FORBIDDEN = "forbidden"
-    NOT_FOUND = "not_found"
-    RATE_LIMITED = "rate_limited"
-    TOO_LARGE = "too_large"
 
 
 Ref = str | int | None
 
 
 @dataclass(frozen=True)
-class Scope:
-    """`mine`, `all` or `order:<id>`."""
-
-    kind: Literal["mine", "all", "order"]
-    order_id: int | None = None
-
-    @classmethod
-    def parse(cls, raw: object) -> Scope | None:
-        if raw == "mine":
-            return cls("mine")
-        if raw == "all":
-            return cls("all")
-        if isinstance(raw, str) and raw.startswith("order:"):
-            digits = raw.removeprefix("order:")
-            if digits.isascii() and digits.isdigit() and len(digits) <= 18:
-                return cls("order", int(digits))
-        return None
-
-    def __str__(self) -> str:
-        return f"order:{self.order_id}" if self.kind == "order" else self.kind
-
-
-MINE = Scope("mine")
-
-
-@dataclass(frozen=True)
 class Subscribe:
     scope: Scope
     ref: Ref = None
+    since: int | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +118,15 @@ def _parse_scoped(data: dict[str, Any], ref: Ref) -> tuple[Scope | None, FrameEr
 
 def _parse_subscribe(data: dict[str, Any], ref: Ref) -> ClientFrame | FrameError:
     scope, error = _parse_scoped(data, ref)
-    return error or Subscribe(scope, ref)  # type: ignore[arg-type]
+    if error is not None:
+        return error
+    assert scope is not None
+    if data.get("since") is None:
+        return Subscribe(scope, ref)
+    since = _seq(data["since"])
+    if since is None:
+        return FrameError(ErrorCode.BAD_MESSAGE, "since must be a non-negative integer", ref)
+    return Subscribe(scope, ref, since)
 
 
 def _parse_unsubscribe(data: dict[str, Any], ref: Ref) -> ClientFrame | FrameError:
@@ -216,6 +176,29 @@ def parse_since(raw: str | None) -> int | FrameError | None:
     return FrameError(ErrorCode.BAD_MESSAGE, "since must be a non-negative integer")
 
 
+MAX_URL_SCOPES = 32
+
+
+def parse_scopes(raw: str | None) -> list[Scope] | FrameError:
+    """The `scopes` query parameter: comma-separated scopes (`mine` is implied)."""
+    if not raw:
+        return []
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    if len(names) > MAX_URL_SCOPES:
+        return FrameError(ErrorCode.BAD_MESSAGE, f"at most {MAX_URL_SCOPES} scopes in the URL")
+    scopes: list[Scope] = []
+    for name in names:
+        scope = Scope.parse(name)
+        if scope is None:
+            return FrameError(
+                ErrorCode.BAD_MESSAGE,
+                "scopes must be 'mine', 'all' or 'order:<id>', comma-separated",
+            )
+        if scope not in scopes:
+            scopes.append(scope)
+    return scopes
+
+
 def encode(frame: dict[str, Any]) -> str:
     # ASCII escapes make every frame sendable: text that slipped past input
     # checks (a lone surrogate, say) cannot fail the UTF-8 encoding at send.
@@ -257,8 +240,14 @@ def heartbeat_ack(ts: float, ref: Ref) -> dict[str, Any]:
     return _with_ref({"type": "heartbeat_ack", "ts": ts}, ref)
 
 
-def subscribed(scope: Scope, ref: Ref) -> dict[str, Any]:
-    return _with_ref({"type": "subscribed", "scope": str(scope)}, ref)
+def subscribed(
+    scope: Scope, ref: Ref, replay: tuple[int, int, int] | None = None
+) -> dict[str, Any]:
+    """`replay` is (since, replayed, cursor) after a subscribe with `since`."""
+    frame: dict[str, Any] = {"type": "subscribed", "scope": str(scope)}
+    if replay is not None:
+        frame["since"], frame["replayed"], frame["cursor"] = replay
+    return _with_ref(frame, ref)
 
 
 def unsubscribed(scope: Scope, ref: Ref) -> dict[str, Any]:

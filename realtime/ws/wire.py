@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+# The ASGI scope extension through which a server offers a synchronous sender
+# of ready frames: `scope["extensions"][FRAME_SENDER]` is a callable taking a
+# frame's bytes, returning False when the connection cannot take them that
+# way, and raising once the socket is closing.
+FRAME_SENDER = "realtime.frame_sender"
+
 
 def text_frame(payload: bytes) -> bytes:
     """One unmasked, unfragmented, uncompressed text frame, as a server sends it."""

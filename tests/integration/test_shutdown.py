@@ -38,6 +38,8 @@ async def test_sigterm_closes_every_connection_with_1012_and_tears_down(
     finally:
         server.stop()
     log = server.log_text()
+    # The hub is the server's: started before it listens, stopped in the drain.
+    assert log.index("hub started at seq") < log.index("serving on")
     assert log.count(" close ") == len(clients)
     assert log.count("code=1012") == len(clients)
     assert server.error_lines() == []

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime.client.policy import Action, action_for, describe
+from realtime.client.policy import Action, action_for, handshake_refusal
 
 
 @pytest.mark.parametrize("code", [4401, 4403, 4400, 1009])
@@ -23,8 +23,20 @@ def test_transient_closes_reconnect_quickly_and_resume(code: int | None) -> None
     assert action_for(code) is Action.QUICK
 
 
-def test_unknown_codes_back_off_and_are_described() -> None:
+def test_unknown_codes_back_off() -> None:
     """A code outside the table is treated cautiously."""
     assert action_for(4999) is Action.BACK_OFF
-    assert describe(4999) == "unknown close code"
-    assert describe(None) == "connection lost"
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+def test_a_handshake_refused_by_an_overloaded_server_backs_off(status: int) -> None:
+    """HTTP 5xx and 429 at the handshake stand for 1013: back off and retry."""
+    assert handshake_refusal(status, 0)[0] == 1013
+    assert action_for(handshake_refusal(status, 10)[0]) is Action.BACK_OFF
+
+
+def test_a_handshake_403_is_retried_a_bounded_number_of_times() -> None:
+    """A 403 backs off for the first refusals in a row, then stops the client."""
+    codes = [handshake_refusal(403, tries)[0] for tries in range(4)]
+    assert codes == [1013, 1013, 1013, 4403]
+    assert handshake_refusal(404, 0)[0] == 4403

@@ -79,37 +79,34 @@ def test_duplicates_and_regressions_are_dropped_and_reported() -> None:
     assert len(session.stats.violations) == 3
 
 
-def test_a_new_connection_starts_its_checks_afresh() -> None:
-    """Re-delivery on a new connection before `resumed` is a duplicate, not a violation."""
+def test_a_new_connection_starts_its_checks_from_the_cursor() -> None:
+    """After a reconnect, the next seq past the cursor is in order, not a violation."""
     session = Session(since=0, scopes=("all",))
-    for _ in range(2):
-        session.opened()
-        session.receive(welcome(cursor=3), 0.0)
-        session.receive(update(1, 1, 1), 0.0)
-    assert session.cursor == 0
-    assert session.stats.duplicates == 1
+    session.opened()
+    session.receive(welcome(cursor=3), 0.0)
+    for seq in (1, 2):
+        session.receive(update(seq, seq, 1), 0.0)
+    session.opened()
+    session.receive(welcome(cursor=3), 0.0)
+    session.receive(update(3, 3, 1), 0.0)
+    assert session.cursor == 3
     assert session.stats.violations == []
     assert session.stats.connections == 2
 
 
-def test_extra_scopes_subscribe_then_resume_and_hold_the_cursor_until_resumed() -> None:
-    """Live events that overtake a replay do not move the resume cursor until `resumed`."""
-    session = Session(since=5, scopes=("mine", "all"))
-    assert session.query() == {}
+def test_every_connect_names_the_scopes_and_the_cursor_in_the_url() -> None:
+    """Extra scopes and the cursor go in the URL, so the server replays them all strictly."""
+    session = Session(since=5, scopes=("mine", "all", "order:7"))
+    assert session.query() == {"scopes": "all,order:7", "since": "5"}
     session.opened()
-    step = session.receive(welcome(cursor=20), 0.0)
-    assert step.send == [
-        {"type": "subscribe", "scope": "all"},
-        {"type": "resume", "since": 5},
-    ]
-    session.receive(update(21, 9, 1), 0.0)
-    assert session.cursor == 5
+    assert session.receive(welcome(cursor=20), 0.0).send == []
     session.receive(update(6, 2, 1), 0.0)
-    assert session.stats.violations == []
-    session.receive(frame("resumed", since=5, replayed=1, cursor=21), 0.0)
+    session.receive(update(21, 9, 1), 0.0)
     assert session.cursor == 21
+    session.receive(frame("resumed", since=5, replayed=2, cursor=21), 0.0)
     session.receive(update(21, 9, 2), 0.0)
     assert session.stats.violations == ["conn c1: seq 21 after 21"]
+    assert Session(scopes=("mine",)).query() == {}
 
 
 def test_resync_required_moves_the_cursor_and_asks_for_a_snapshot() -> None:

@@ -13,9 +13,9 @@ from django.contrib.auth import get_user_model
 
 from realtime.delivery.events import Event
 from realtime.delivery.hub import Hub
+from realtime.delivery.scopes import MINE, Scope
 from realtime.orders import service
 from realtime.orders.states import Status
-from realtime.ws.protocol import MINE, Scope
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
@@ -55,11 +55,11 @@ async def test_a_gap_is_filled_from_the_database_before_the_newer_event() -> Non
     recorder = Recorder(owner_id)
     hub.register(recorder)
     hub.subscribe(recorder, MINE)
-    live = Event(seqs[0], 1, owner_id, 1, 0.0, "{}")
+    live = Event(seqs[0], 1, owner_id, 1, 0.0, {}, {})
     await hub.accept(live)
-    newest = Event(seqs[3], 1, owner_id, 4, 0.0, "{}")
+    newest = Event(seqs[3], 1, owner_id, 4, 0.0, {}, {})
     await hub.accept(newest)
-    await hub.accept(Event(seqs[2], 1, owner_id, 3, 0.0, "{}"))
+    await hub.accept(Event(seqs[2], 1, owner_id, 3, 0.0, {}, {}))
     assert [e.seq for e in recorder.events] == seqs
     assert hub.cursor == seqs[3]
 
@@ -87,7 +87,7 @@ async def test_events_route_only_to_matching_groups() -> None:
     hub.subscribe(staff, Scope("all"))
     hub.subscribe(watcher, Scope("order", 7))
     hub.cursor = 9
-    await hub.accept(Event(10, 7, 1, 1, 0.0, "{}"))
+    await hub.accept(Event(10, 7, 1, 1, 0.0, {}, {}))
     assert [len(r.events) for r in (owner, other, staff, watcher)] == [1, 0, 1, 1]
     for recorder, scopes in (
         (owner, [MINE]),

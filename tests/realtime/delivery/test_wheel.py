@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime.delivery.wheel import TimingWheel
+from realtime.delivery.wheel import TimingWheel, tick_period
 
 
 def test_an_item_is_never_handed_back_before_its_time() -> None:
@@ -53,3 +53,10 @@ def test_rejects_a_non_positive_resolution() -> None:
     """A zero resolution would file every item in a slot of its own forever."""
     with pytest.raises(ValueError, match="positive"):
         TimingWheel(0.0)
+
+
+def test_tick_period_bounds_detection_delay() -> None:
+    """The ticker polls at most every second and at least four times per timeout."""
+    assert tick_period(25, 60) == 1.0
+    assert tick_period(0.5, 1.5) == 0.125
+    assert tick_period(0.01, 0.01) == 0.05

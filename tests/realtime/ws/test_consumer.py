@@ -183,10 +183,13 @@ def detached_consumer(fail_with: Exception) -> tuple[OrdersConsumer, list[dict[s
         sent.append(message)
 
     consumer = OrdersConsumer()
-    consumer.scope = {"type": "websocket", "client": ("127.0.0.1", 1)}
-    consumer._init_state()
-    consumer.base_send = base_send
+    consumer.attach({"type": "websocket", "client": ("127.0.0.1", 1)}, base_send)
     return consumer, sent
+
+
+def push(consumer: OrdersConsumer, text: str) -> None:
+    consumer.conn.outbox.append(text)
+    consumer.flush()
 
 
 async def test_send_to_a_vanished_peer_tears_down_quietly(caplog: pytest.LogCaptureFixture) -> None:
@@ -218,9 +221,9 @@ async def test_a_declined_fast_path_falls_back_to_send() -> None:
 
     consumer.base_send = base_send
     consumer.send_now = lambda frame: False
-    consumer.push('{"type":"heartbeat"}')
-    assert consumer._writer is not None
-    await asyncio.wait_for(consumer._writer, 1)
+    push(consumer, '{"type":"heartbeat"}')
+    assert consumer.writer is not None
+    await asyncio.wait_for(consumer.writer, 1)
     assert (texts, consumer.send_now, consumer.messages_out) == (['{"type":"heartbeat"}'], None, 1)
 
 
@@ -236,7 +239,7 @@ async def test_the_fast_path_sends_ready_frames_and_tears_down_on_a_lost_peer() 
         return True
 
     consumer.send_now = send_now
-    consumer.push('{"type":"heartbeat"}')
+    push(consumer, '{"type":"heartbeat"}')
     assert frames == [text_frame(b'{"type":"heartbeat"}')]
-    consumer.push('{"type":"heartbeat"}')
+    push(consumer, '{"type":"heartbeat"}')
     assert (consumer.close_code, consumer.torn_down, sent) == (1006, True, [])

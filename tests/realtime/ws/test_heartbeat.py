@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime.ws.heartbeat import HeartbeatAction, HeartbeatState, tick_period
+from realtime.ws.heartbeat import HeartbeatAction, HeartbeatState
 
 
 def test_sends_a_heartbeat_every_interval() -> None:
@@ -47,10 +47,3 @@ def test_rejects_non_positive_settings() -> None:
     """Zero or negative interval or timeout is a configuration error."""
     with pytest.raises(ValueError, match="positive"):
         HeartbeatState.start(0.0, interval=0, timeout=3)
-
-
-def test_tick_period_bounds_detection_delay() -> None:
-    """The ticker polls at most every second and at least four times per timeout."""
-    assert tick_period(25, 60) == 1.0
-    assert tick_period(0.5, 1.5) == 0.125
-    assert tick_period(0.01, 0.01) == 0.05

@@ -1,6 +1,7 @@
-// The board's connection to /ws/orders/ (DESIGN §2, §3): heartbeats answered,
-// a silence watchdog, reconnects with exponential backoff and full jitter, and
-// resume from the last seq so no update is missed.
+// The board's connection to /ws/orders/ (docs/protocol.md): heartbeats
+// answered, a silence watchdog, reconnects with exponential backoff and full
+// jitter, and every scope resumed from the last seq in the URL
+// (?scopes=all&since=N), so no update is missed or repeated.
 
 const STOP = new Set([1009, 4400, 4401, 4403]);
 const BACK_OFF = new Set([1011, 1013, 4429]);
@@ -15,17 +16,15 @@ export class OrdersConnection {
     this.cursor = null; // resume point: every event up to it has arrived
     this.highWater = 0; // highest seq held, for acks
     this.attempt = 0;
-    this.inOrder = true;
   }
 
   start() {
     const params = new URLSearchParams({ token: this.token });
-    // Staff subscribe to `all` and then resume, which ?since= cannot express.
-    if (this.cursor !== null && !this.staff) params.set("since", this.cursor);
+    if (this.staff) params.set("scopes", "all");
+    if (this.cursor !== null) params.set("since", this.cursor);
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/ws/orders/?${params}`);
     this.ws = ws;
-    this.inOrder = !this.staff;
     ws.onmessage = (event) => this.receive(ws, JSON.parse(event.data));
     ws.onclose = (event) => this.closed(ws, event.code, event.reason);
     this.watch(10);
@@ -52,10 +51,6 @@ export class OrdersConnection {
           this.cursor = this.highWater = frame.cursor;
           this.onResync(frame.cursor);
         }
-        if (this.staff) {
-          this.send({ type: "subscribe", scope: "all" });
-          this.send({ type: "resume", since: this.cursor });
-        }
         this.onState("connected", { cursor: this.cursor });
         break;
       case "heartbeat":
@@ -63,16 +58,14 @@ export class OrdersConnection {
         break;
       case "order.update":
         this.highWater = Math.max(this.highWater, frame.seq);
-        if (this.inOrder) this.cursor = Math.max(this.cursor, frame.seq);
+        this.cursor = Math.max(this.cursor, frame.seq);
         this.onUpdate(frame);
         break;
       case "resumed":
-        this.inOrder = true;
         this.cursor = Math.max(this.cursor, frame.cursor, this.highWater);
         this.onState("connected", { cursor: this.cursor });
         break;
       case "resync_required":
-        this.inOrder = true;
         this.cursor = frame.cursor;
         this.onResync(frame.cursor);
         break;

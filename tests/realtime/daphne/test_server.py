@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from realtime.server import Inbox, OrdersServer
+from realtime.daphne.server import Inbox, OrdersServer
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -26,7 +26,7 @@ class Details(dict[str, Any]):
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> OrdersServer:
-    # Imported after realtime.server, which installs the asyncio reactor first.
+    # Imported after realtime.daphne, which installs the asyncio reactor first.
     from twisted.internet import reactor
 
     # The checker reschedules itself on the reactor, which does not run here.
@@ -109,3 +109,72 @@ async def test_an_application_outliving_its_connection_is_cancelled_then_reaped(
     server.application_checker()
     assert protocol not in server.connections
     assert server.changed == set()
+
+
+class Reactor:
+    def __init__(self) -> None:
+        self.calls: list[tuple[float, Any]] = []
+        self.running = True
+
+    def callLater(self, delay: float, call: Any) -> None:
+        self.calls.append((delay, call))
+
+    def stop(self) -> None:
+        self.running = False
+
+
+class Listening:
+    def __init__(self) -> None:
+        self.stopped = False
+
+    def stop_listening(self) -> None:
+        self.stopped = True
+
+
+class Subscriber:
+    user_id = 1
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self.closed: tuple[int, str] | None = None
+
+    def deliver(self, event: Any) -> None:
+        return None
+
+    def tick(self, now: float) -> float | None:
+        return None
+
+    def shutdown(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+        self.hub.unregister(self, ())
+
+
+async def test_the_drain_stops_accepting_then_closes_with_1012_then_stops_the_hub() -> None:
+    """SIGTERM: listener closed and readiness draining first, 1012 to every socket, hub stopped."""
+    import signal
+
+    from realtime.daphne.server import Drain
+    from realtime.delivery.hub import get_hub
+
+    hub = get_hub()
+    subscriber = Subscriber(hub)
+    hub.register(subscriber)
+    reactor, server = Reactor(), Listening()
+    drain = Drain(reactor, server, grace=600)  # type: ignore[arg-type]
+    try:
+        drain.begin(signal.SIGTERM)
+        assert server.stopped
+        assert hub.draining
+        assert subscriber.closed == (1012, "server restarting")
+        [(_, wait)] = reactor.calls
+        wait()
+        for _ in range(100):
+            if len(reactor.calls) > 1:
+                break
+            await asyncio.sleep(0.01)
+        assert hub._tasks == []
+        reactor.calls[-1][1]()
+        assert not reactor.running
+    finally:
+        hub.draining = False
+        await hub.stop()

@@ -1,0 +1,106 @@
+"""The one module that reaches into daphne's, autobahn's and Twisted's private
+names (pinned exactly in pyproject.toml). Each name in PRIVATE_NAMES has a
+canary test in tests/realtime/daphne/test_internals.py, so an upgrade that
+renames one fails a test named after it instead of slowing every connection
+down or closing it with 1011."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import daphne.server
+
+# (where, name): the attributes read or written below, and the methods of
+# daphne's classes the package overrides.
+PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
+    ("daphne.server", "twisted_loop"),
+    ("daphne.server.Server", "connections"),
+    ("daphne.server.Server", "create_application"),
+    ("daphne.server.Server", "protocol_disconnected"),
+    ("daphne.server.Server", "application_checker"),
+    ("daphne.server.Server", "listen_success"),
+    ("daphne.server.Server", "handle_reply"),
+    ("daphne.server.Server", "ws_factory"),
+    ("daphne.server.Server", "http_factory"),
+    ("daphne.ws_protocol.WebSocketProtocol", "application_queue"),
+    ("daphne.ws_protocol.WebSocketProtocol", "handle_reply"),
+    ("daphne.ws_protocol.WebSocketProtocol", "serverClose"),
+    ("autobahn.websocket.protocol.WebSocketProtocol", "send_queue"),
+    ("autobahn.websocket.protocol.WebSocketProtocol", "_perMessageCompress"),
+    ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_request_data"),
+    ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_headers"),
+    ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_request_params"),
+    ("autobahn.websocket.protocol.WebSocketProtocol", "sendCloseFrame"),
+    ("autobahn.websocket.protocol.WebSocketServerProtocol", "CONFIG_ATTRS"),
+    ("twisted.internet.abstract.FileDescriptor", "_tempDataBuffer"),
+    ("twisted.internet.abstract.FileDescriptor", "dataBuffer"),
+    ("twisted.internet.tcp.Connection", "socket"),
+    ("twisted.internet.tcp.Connection", "TLS"),
+    ("twisted.web.http.HTTPFactory", "timeOut"),
+)
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """The asyncio loop daphne's Twisted reactor runs on."""
+    loop: asyncio.AbstractEventLoop = daphne.server.twisted_loop
+    return loop
+
+
+def connections(server: Any) -> dict[Any, dict[str, Any]]:
+    """daphne's table of protocols: {"connected", "disconnected", "application_instance"}."""
+    table: dict[Any, dict[str, Any]] = server.connections
+    return table
+
+
+def set_connections(server: Any, table: dict[Any, dict[str, Any]]) -> None:
+    server.connections = table
+
+
+def inbound_depth(protocol: Any) -> int:
+    """Frames waiting for the application: 0 before it has a queue."""
+    queue = getattr(protocol, "application_queue", None)
+    return int(queue.qsize()) if queue is not None else 0
+
+
+def compresses(protocol: Any) -> bool:
+    """Whether permessage-deflate was negotiated: ready frames cannot be used then."""
+    return protocol._perMessageCompress is not None
+
+
+def release_handshake(protocol: Any) -> None:
+    """Drop what autobahn kept of the handshake: the raw request and its
+    parsed headers (the ASGI scope has its own copy)."""
+    protocol.http_request_data = b""
+    protocol.http_headers.clear()
+    protocol.http_request_params = {}
+
+
+def nothing_queued(protocol: Any) -> bool:
+    """True when no byte waits in Twisted's or autobahn's buffers, so a write
+    straight to the socket keeps the byte order; False when that is unknown
+    (a transport without these buffers)."""
+    transport = protocol.transport
+    queued = getattr(transport, "_tempDataBuffer", None)
+    if queued is None or queued or transport.dataBuffer or protocol.send_queue:
+        return False
+    return not getattr(transport, "TLS", False) and not transport.disconnecting
+
+
+def raw_socket(protocol: Any) -> Any:
+    return protocol.transport.socket
+
+
+def send_close_frame(protocol: Any, code: int, reason: bytes) -> None:
+    """A close frame with any code: autobahn's sendClose takes only 1000 and
+    3000-4999 from an application."""
+    protocol.sendCloseFrame(code=code, reasonUtf8=reason, isReply=False)
+
+
+def option_names(protocol_class: Any) -> tuple[str, ...]:
+    """The options autobahn copies from the factory onto every protocol."""
+    return tuple(protocol_class.CONFIG_ATTRS)
+
+
+def set_http_idle_timeout(server: Any, seconds: float) -> None:
+    server.http_factory.timeOut = seconds

@@ -1,0 +1,127 @@
+"""daphne's WebSocket protocol with what the project needs on top
+(docs/architecture.md): close codes 1011, 1012 and 1013 with their reasons
+(autobahn takes only 1000 and 3000-4999 from an application, daphne drops
+reasons), the frame-size limit on incoming frames only, reading paused while
+the application is INBOUND_HIGH frames behind, a synchronous sender of ready
+frames, and nothing of the handshake kept once the socket is open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autobahn.exception import Disconnected
+from daphne.ws_protocol import WebSocketProtocol
+
+from realtime.daphne import internals
+
+# Frames waiting for a consumer before the protocol stops reading its socket,
+# and the depth at which it reads again: a client sending faster than its
+# consumer keeps up is held back by TCP instead of queueing without bound
+# (daphne's queue has none) and taking the event loop from everyone else.
+INBOUND_HIGH = 64
+INBOUND_LOW = 16
+INBOUND_POLL = 0.01
+# Bytes read from one socket at a time: a flood of tiny frames is parsed in
+# small slices, between which the event loop serves everyone else.
+INBOUND_READ_BYTES = 4096
+# A close frame has room for 123 bytes of reason.
+MAX_REASON_BYTES = 123
+
+
+class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
+    reading_paused = False
+    close_reason = ""
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        self.transport.bufferSize = INBOUND_READ_BYTES
+
+    def onOpen(self) -> None:
+        super().onOpen()
+        # The upgraded HTTP channel stays the transport's producer and holds
+        # the HTTP request; with autobahn's copy, about 4 KB per connection.
+        self.transport.unregisterProducer()
+        internals.release_handshake(self)
+
+    def onMessage(self, payload: bytes, isBinary: bool) -> None:
+        super().onMessage(payload, isBinary)
+        if not self.reading_paused and internals.inbound_depth(self) >= INBOUND_HIGH:
+            self.reading_paused = True
+            self.transport.pauseProducing()
+            internals.event_loop().call_later(INBOUND_POLL, self.read_when_drained)
+
+    def read_when_drained(self) -> None:
+        if not self.transport.connected:
+            return
+        if internals.inbound_depth(self) > INBOUND_LOW:
+            internals.event_loop().call_later(INBOUND_POLL, self.read_when_drained)
+            return
+        self.reading_paused = False
+        self.transport.resumeProducing()
+
+    def sendMessage(self, payload: bytes, isBinary: bool = False) -> None:
+        # autobahn applies its message-size limit to what the server sends
+        # too; WEBSOCKET_MAX_MESSAGE_BYTES bounds client frames only.
+        limit: int = getattr(self, "maxMessagePayloadSize", 0)
+        self.maxMessagePayloadSize = 0
+        try:
+            super().sendMessage(payload, isBinary)
+        finally:
+            self.maxMessagePayloadSize = limit
+
+    def send_frame_now(self, frame: bytes) -> bool:
+        """A ready text frame (realtime.ws.wire): what daphne's `websocket.send`
+        does, minus the ASGI round trip and autobahn's per-frame work. False
+        when this connection compresses; raises Disconnected once closing."""
+        if internals.compresses(self):
+            return False
+        if self.state != self.STATE_OPEN:
+            raise Disconnected("the WebSocket is closing")
+        self.sendData(frame)
+        return True
+
+    def sendData(self, data: bytes, sync: bool = False, chopsize: int | None = None) -> None:
+        # Every frame autobahn sends (pings, pongs, closes) and every ready
+        # frame comes here: written at once when nothing is queued ahead, it
+        # skips Twisted's register-then-write cycle per frame.
+        if not sync and not chopsize:
+            data = self.write_now(data)
+            if not data:
+                return
+        super().sendData(data, sync, chopsize)
+
+    def write_now(self, data: bytes) -> bytes:
+        """Whatever of `data` the socket does not take at once: all of it when
+        something is queued ahead, on TLS, or once the socket is closing."""
+        if not internals.nothing_queued(self):
+            return data
+        try:
+            sent: int = internals.raw_socket(self).send(data)
+        except OSError:
+            # Would block, or the peer is gone: Twisted's write finds out and
+            # reports it its own way.
+            return data
+        return data[sent:]
+
+    def handle_reply(self, message: dict[str, Any]) -> None:
+        if message.get("type") == "websocket.close":
+            self.close_reason = str(message.get("reason") or "")
+        super().handle_reply(message)
+
+    def serverClose(self, code: int | None = None) -> None:
+        code = 1000 if code is None else code
+        reason = self.close_reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
+        if not 1000 < code < 3000:
+            self.sendClose(code=code, reason=reason or None)
+        elif self.state == self.STATE_OPEN:
+            internals.send_close_frame(self, code, reason.encode())
+
+
+def share_options(protocol_class: type[OrdersWebSocketProtocol], factory: Any) -> None:
+    """autobahn copies every option from the factory onto each protocol it
+    builds, unless the protocol already has it: as class attributes they are
+    shared, and each connection's attribute dict is about half the size. A
+    callable option (perMessageCompressionAccept) must not become a method."""
+    for name in internals.option_names(protocol_class):
+        value = getattr(factory, name)
+        setattr(protocol_class, name, staticmethod(value) if callable(value) else value)

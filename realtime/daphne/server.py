@@ -1,0 +1,254 @@
+"""Running daphne with the project's settings (docs/operations.md): explicit
+ping interval and timeout, the frame-size limit enforced by the WebSocket
+protocol itself, no access log of query strings, the hub started before the
+server listens, and a drain on SIGTERM: stop accepting, close every socket
+with 1012, stop the hub, exit within SHUTDOWN_GRACE.
+
+What daphne keeps per connection is trimmed too: a light receive queue, and
+no scan of every connection every second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import threading
+import time
+from functools import partial
+from typing import Any
+
+import daphne.server
+from django.conf import settings
+
+from realtime.daphne import internals
+from realtime.daphne.protocol import OrdersWebSocketProtocol, share_options
+from realtime.ws.wire import FRAME_SENDER
+
+logger = logging.getLogger("realtime.server")
+
+DRAIN_POLL = 0.05
+LISTEN_BACKLOG = 4096
+HUB_START_TIMEOUT = 5.0
+
+
+def endpoint(host: str, port: int) -> str:
+    # Twisted listens with a backlog of 50, so a reconnect storm overflows the
+    # accept queue and clients time out; the kernel caps this at somaxconn.
+    interface = host.strip("[]").replace(":", "\\:")
+    return f"tcp:port={port}:interface={interface}:backlog={LISTEN_BACKLOG}"
+
+
+class Inbox:
+    """An application's receive queue, for one reader at a time (as ASGI
+    applications read). daphne gives each connection an asyncio.Queue, whose
+    four deques take about 3 KB; this takes about 100 bytes. Its depth is
+    bounded by the inbound pause (INBOUND_HIGH), so a list does."""
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: list[Any] = []
+        self._waiter: asyncio.Future[None] | None = None
+
+    def qsize(self) -> int:
+        return len(self._items)
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def get(self) -> Any:
+        while not self._items:
+            if self._waiter is not None:
+                raise RuntimeError("an Inbox has one reader at a time")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.pop(0)
+
+
+class OrdersServer(daphne.server.Server):  # type: ignore[misc]
+    """daphne's server with an Inbox per application, the synchronous frame
+    sender offered in each WebSocket scope's extensions, its listening ports
+    kept for the drain, and its once-a-second application check run over the
+    connections that changed since the last one (an application finished, a
+    peer left) instead of over all of them: that scan was 42 % of an idle
+    server's CPU at 5,000 connections."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.changed: set[Any] = set()
+        self.ports: list[Any] = []
+
+    def create_application(self, protocol: Any, scope: dict[str, Any]) -> Inbox | None:
+        table = internals.connections(self)
+        assert "application_instance" not in table[protocol]
+        inbox = Inbox()
+        scope.setdefault("asgi", {"version": "3.0"})
+        sender = getattr(protocol, "send_frame_now", None)
+        if scope.get("type") == "websocket" and sender is not None:
+            scope.setdefault("extensions", {})[FRAME_SENDER] = sender
+        application = self.application(
+            scope=scope, receive=inbox.get, send=partial(self.handle_reply, protocol)
+        )
+        if protocol not in table:
+            application.close()
+            return None
+        instance = asyncio.ensure_future(application)
+        instance.add_done_callback(lambda _: self.changed.add(protocol))
+        table[protocol]["application_instance"] = instance
+        return inbox
+
+    def protocol_disconnected(self, protocol: Any) -> None:
+        super().protocol_disconnected(protocol)
+        self.changed.add(protocol)
+
+    def listen_success(self, port: Any) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def stop_listening(self) -> None:
+        for port in self.ports:
+            port.stopListening()
+
+    def application_checker(self) -> None:
+        everyone = internals.connections(self)
+        changed, self.changed = self.changed, set()
+        internals.set_connections(self, {p: everyone[p] for p in changed if p in everyone})
+        try:
+            super().application_checker()
+        finally:
+            checked = internals.connections(self)
+            internals.set_connections(self, everyone)
+            for protocol in changed:
+                if protocol not in checked:
+                    everyone.pop(protocol, None)
+                elif "disconnected" in checked[protocol]:
+                    # Gone, but its application still runs: look again until
+                    # it ends or application_close_timeout cancels it.
+                    self.changed.add(protocol)
+
+
+def start_hub() -> None:
+    """Start the hub on daphne's loop before the server listens. A database
+    that is away now is not fatal: the first connection starts the hub."""
+    from realtime.delivery.hub import get_hub
+
+    async def start() -> int:
+        hub = get_hub()
+        await asyncio.wait_for(hub.start(), HUB_START_TIMEOUT)
+        return hub.cursor
+
+    try:
+        cursor = internals.event_loop().run_until_complete(start())
+    except Exception as exc:
+        logger.warning("the hub did not start (%s): the first connection starts it", exc)
+    else:
+        logger.info("hub started at seq %d", cursor)
+
+
+def serve(host: str, port: int) -> None:
+    from channels.routing import get_default_application
+    from twisted.internet import reactor
+
+    server = OrdersServer(
+        application=get_default_application(),
+        endpoints=[endpoint(host, port)],
+        signal_handlers=False,
+        action_logger=None,
+        ping_interval=settings.WEBSOCKET_HEARTBEAT_INTERVAL,
+        ping_timeout=settings.WEBSOCKET_HEARTBEAT_TIMEOUT,
+        websocket_max_message_size=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
+        websocket_max_frame_size=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
+        # A storm of thousands of connects queues behind the token and user checks.
+        websocket_handshake_timeout=15,
+        application_close_timeout=max(1.0, settings.SHUTDOWN_GRACE / 2),
+        ready_callable=lambda: logger.info("serving on http://%s:%s/", host, port),
+    )
+    start_hub()
+    drain = Drain(reactor, server, settings.SHUTDOWN_GRACE)
+    reactor.callWhenRunning(drain.install)
+    reactor.callWhenRunning(configure_protocols, server)
+    server.run()
+
+
+def configure_protocols(server: Any) -> None:
+    """Runs once daphne has built its factories, before any connection."""
+    server.ws_factory.protocol = OrdersWebSocketProtocol
+    # A connection that stops mid-request (a half-sent handshake) is dropped
+    # after this much silence instead of holding a socket.
+    internals.set_http_idle_timeout(server, settings.HTTP_IDLE_TIMEOUT)
+    # autobahn fails a protocol error (such as an oversized frame) by dropping
+    # TCP; a close frame lets the client see 1009.
+    server.ws_factory.setProtocolOptions(failByDrop=False)
+    share_options(OrdersWebSocketProtocol, server.ws_factory)
+
+
+class Drain:
+    """First SIGTERM or SIGINT: stop accepting (the listener closes,
+    `/health/ready` answers 503 "draining"), close every WebSocket with 1012,
+    wait for them to go (at most the grace), stop the hub, then the reactor.
+    A second signal stops at once."""
+
+    def __init__(self, reactor: Any, server: OrdersServer, grace: float) -> None:
+        self.reactor = reactor
+        self.server = server
+        self.grace = grace
+        self.deadline: float | None = None
+
+    def install(self) -> None:
+        loop = asyncio.get_event_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.begin, signum)
+
+    def begin(self, signum: int) -> None:
+        from realtime.codes import CloseCode
+        from realtime.delivery.hub import get_hub
+
+        if self.deadline is not None:
+            self.stop()
+            return
+        logger.info("draining on %s: closing connections with 1012", signal.Signals(signum).name)
+        self.deadline = time.monotonic() + max(0.0, self.grace - 1.0)
+        # The contract is an exit within the grace, whatever daphne's shutdown
+        # waits on (an application that ignores cancellation, a thread blocked
+        # in the database).
+        timer = threading.Timer(self.grace, self.force_exit)
+        timer.daemon = True
+        timer.start()
+        hub = get_hub()
+        hub.draining = True
+        self.server.stop_listening()
+        hub.close_all(CloseCode.SERVICE_RESTART, "server restarting")
+        self.reactor.callLater(DRAIN_POLL, self.wait)
+
+    def wait(self) -> None:
+        from realtime.delivery.hub import get_hub
+
+        assert self.deadline is not None
+        hub = get_hub()
+        if hub.subscribers and time.monotonic() < self.deadline:
+            self.reactor.callLater(DRAIN_POLL, self.wait)
+            return
+        stopped = asyncio.ensure_future(hub.stop())
+        # One more beat lets the close frames leave before the reactor drops sockets.
+        stopped.add_done_callback(lambda _: self.reactor.callLater(0.2, self.stop))
+
+    def stop(self) -> None:
+        if self.reactor.running:
+            self.reactor.stop()
+
+    def force_exit(self) -> None:
+        busy = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+        logger.warning(
+            "still running %.0f s after SIGTERM; exiting now (threads: %s)",
+            self.grace,
+            ", ".join(busy) or "-",
+        )
+        logging.shutdown()
+        os._exit(1)

@@ -1,0 +1,157 @@
+"""PostgreSQL cut for a few seconds behind a TCP proxy the test controls (the
+bundled Toxiproxy): a connect is told to retry (1013, never 403 or 4401), a
+subscribe gets `unavailable` and the connection stays, a resume that must read
+the database closes 1013 instead of dying silently, and once the database is
+back a client holds every event. No ERROR line: the outage is not a bug."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from toxiproxy.api import APIConsumer
+from toxiproxy.proxy import Proxy
+from toxiproxy.server import Toxiproxy
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from chaos.harness import toxiproxy_answers
+from chaos.orders_http import call, new_order, visible_events
+from chaos.processes import HOST, Daphne, free_port, server_env, stop_process, wait_until
+from chaos.watchers import watch
+from tests.integration.conftest import FAST, fresh_postgres
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+POSTGRES_PORT = 5432
+
+
+@pytest.fixture(scope="module")
+def postgres_proxy() -> Iterator[Proxy]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chaos.toxiproxy", "-host", HOST, "-port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: toxiproxy_answers(f"http://{HOST}:{port}"), 20, "chaos.toxiproxy")
+        APIConsumer.host, APIConsumer.port = HOST, port
+        proxy: Proxy = Toxiproxy().create(
+            upstream=f"{HOST}:{POSTGRES_PORT}", name="postgres", listen=f"{HOST}:{free_port()}"
+        )
+        yield proxy
+    finally:
+        stop_process(process)
+
+
+@pytest.fixture(scope="module")
+def server(postgres_proxy: Proxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daphne]:
+    tmp = tmp_path_factory.mktemp("outage")
+    with fresh_postgres() as direct:
+        proxied = direct.replace(f":{POSTGRES_PORT}/", f":{postgres_proxy.listen.split(':')[-1]}/")
+        env = server_env(database_url=proxied, log_dir=tmp / "logs", extra=FAST)
+        with Daphne(free_port(), env, tmp / "logs") as daphne:
+            yield daphne
+
+
+@contextlib.asynccontextmanager
+async def cut(proxy: Proxy) -> AsyncIterator[None]:
+    """The database unreachable: its connections reset, new ones refused."""
+    await asyncio.to_thread(proxy.disable)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(proxy.enable)
+
+
+async def frames_until(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    for _ in range(100):
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if frame["type"] == "heartbeat":
+            await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
+        elif frame["type"] == kind:
+            return frame
+    raise AssertionError(f"no {kind} frame")
+
+
+async def close_code(ws: ClientConnection) -> int | None:
+    with contextlib.suppress(ConnectionClosed):
+        for _ in range(100):
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
+            if frame["type"] == "heartbeat":
+                await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
+    return ws.close_code
+
+
+async def test_a_connect_during_a_cut_is_told_to_retry_later(
+    server: Daphne, postgres_proxy: Proxy
+) -> None:
+    """The user lookup failing is 1013 'try again later', not HTTP 403 or 4401."""
+    token = await asyncio.to_thread(server.manage, "token", "carol", "--create")
+    async with (
+        cut(postgres_proxy),
+        connect(f"{server.ws}?token={token}", open_timeout=10) as ws,
+    ):
+        assert await close_code(ws) == 1013
+        assert ws.close_reason == "database unavailable, try again later"
+    async with connect(f"{server.ws}?token={token}", open_timeout=10) as ws:
+        assert (await frames_until(ws, "welcome"))["user"] == "carol"
+    assert server.error_lines() == []
+
+
+async def test_a_subscribe_during_a_cut_gets_unavailable_and_the_connection_stays(
+    server: Daphne, postgres_proxy: Proxy
+) -> None:
+    """`subscribe order:N` while the database is away: an `unavailable` error, then it works."""
+    token = await asyncio.to_thread(server.manage, "token", "dave", "--create")
+    order_id = await asyncio.to_thread(new_order, server.http, token)
+    async with connect(f"{server.ws}?token={token}", open_timeout=10) as ws:
+        await frames_until(ws, "welcome")
+        subscribe = {"type": "subscribe", "scope": f"order:{order_id}", "ref": "s1"}
+        async with cut(postgres_proxy):
+            await ws.send(json.dumps(subscribe))
+            error = await frames_until(ws, "error")
+            assert (error["code"], error["ref"]) == ("unavailable", "s1")
+        await ws.send(json.dumps({**subscribe, "ref": "s2"}))
+        assert (await frames_until(ws, "subscribed"))["ref"] == "s2"
+    assert server.error_lines() == []
+
+
+async def test_a_resume_during_a_cut_closes_1013_and_a_client_catches_up_after(
+    server: Daphne, postgres_proxy: Proxy
+) -> None:
+    """A resume that must read the database closes 1013; the library client retries
+    through the outage and then holds every event, once, in order."""
+    token = await asyncio.to_thread(server.manage, "token", "erin", "--create")
+    staff = await asyncio.to_thread(server.manage, "token", "boss", "--create", "--staff")
+    for _ in range(3):
+        url = f"{server.http}/api/orders/{await asyncio.to_thread(new_order, server.http, token)}/"
+        status, _ = await asyncio.to_thread(call, "PATCH", url, staff, {"status": "confirmed"})
+        assert status == 200
+    # A restart empties the hub's window of recent events: resumes read the database.
+    server.stop()
+    server.start()
+    expected = await asyncio.to_thread(visible_events, server.http, token)
+    async with connect(f"{server.ws}?token={token}", open_timeout=10) as ws:
+        await frames_until(ws, "welcome")
+        async with cut(postgres_proxy):
+            await ws.send(json.dumps({"type": "resume", "since": 0}))
+            assert await close_code(ws) == 1013
+            watcher = watch(server.ws, token, since=0, backoff_base=0.2, backoff_cap=1.0)
+            await asyncio.sleep(3)
+            assert watcher.updates == []
+        try:
+            await watcher.wait_updates(len(expected), timeout=20)
+            assert watcher.received() == expected
+            assert watcher.stopped is None
+            assert 1013 in watcher.closes()
+        finally:
+            await watcher.stop()
+    assert server.error_lines() == []

@@ -1,0 +1,64 @@
+"""One canary per private name of daphne, autobahn and Twisted the project
+touches: an upgrade that renames or removes one fails the test named after it."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+
+import pytest
+
+from realtime.daphne.internals import PRIVATE_NAMES
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def owner_of(where: str) -> object:
+    """A module, or a class inside one."""
+    module_name, _, attribute = where.rpartition(".")
+    try:
+        return importlib.import_module(where)
+    except ModuleNotFoundError:
+        return getattr(importlib.import_module(module_name), attribute)
+
+
+def assigned_in(owner: object, name: str) -> bool:
+    """Whether some class in `owner`'s MRO assigns `self.<name>` in its source
+    (alone, annotated, or as one target of a tuple assignment)."""
+    pattern = re.compile(rf"\bself\.{re.escape(name)}\b[ \t\w,.:|\[\]]*=[^=]")
+    classes = inspect.getmro(owner) if inspect.isclass(owner) else ()
+    for cls in classes:
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            continue
+        if pattern.search(source):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("where", "name"), PRIVATE_NAMES, ids=[f"{where}.{name}" for where, name in PRIVATE_NAMES]
+)
+def test_the_private_name_is_still_there(where: str, name: str) -> None:
+    """The attribute, method or instance attribute the project relies on still exists."""
+    owner = owner_of(where)
+    assert hasattr(owner, name) or assigned_in(owner, name), f"{where} has no {name} any more"
+
+
+def test_the_twisted_loop_is_the_reactors() -> None:
+    """daphne's module loop is the one its asyncio reactor runs on."""
+    import daphne.server
+    from twisted.internet import reactor
+
+    assert daphne.server.twisted_loop is reactor._asyncioEventloop  # type: ignore[attr-defined]
+
+
+def test_autobahn_still_copies_its_options_from_the_factory() -> None:
+    """The options shared as class attributes are the ones autobahn copies per protocol."""
+    from autobahn.websocket.protocol import WebSocketServerProtocol
+
+    source = inspect.getsource(WebSocketServerProtocol)
+    assert "CONFIG_ATTRS" in source
+    assert "maxMessagePayloadSize" in WebSocketServerProtocol.CONFIG_ATTRS
