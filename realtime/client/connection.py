@@ -64,7 +64,7 @@ class StateChange:
 
 
 class ClientStopped(Exception):
-    """The server closed with a code that retrying cannot fix (DESIGN §2)."""
+    """The server closed with a code that retrying cannot fix (docs/protocol.md)."""
 
     def __init__(self, code: int, reason: str) -> None:
         super().__init__(f"closed with {code} ({reason})")

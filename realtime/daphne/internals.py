@@ -76,19 +76,23 @@ def release_handshake(protocol: Any) -> None:
     protocol.http_request_params = {}
 
 
-def nothing_queued(protocol: Any) -> bool:
-    """True when no byte waits in Twisted's or autobahn's buffers, so a write
-    straight to the socket keeps the byte order; False when that is unknown
-    (a transport without these buffers)."""
+def write_at_once(protocol: Any, data: bytes) -> int | None:
+    """Write `data` straight to the socket when no byte waits in Twisted's or
+    autobahn's buffers (so the byte order holds); how many bytes it took, or
+    None when it must go through Twisted (bytes queued, TLS, closing, or a
+    transport without these buffers). An OSError (would block, peer gone)
+    reads as 0: Twisted's own write finds out and reports it its way."""
     transport = protocol.transport
     queued = getattr(transport, "_tempDataBuffer", None)
     if queued is None or queued or transport.dataBuffer or protocol.send_queue:
-        return False
-    return not getattr(transport, "TLS", False) and not transport.disconnecting
-
-
-def raw_socket(protocol: Any) -> Any:
-    return protocol.transport.socket
+        return None
+    if getattr(transport, "TLS", False) or transport.disconnecting:
+        return None
+    try:
+        sent: int = transport.socket.send(data)
+    except OSError:
+        return 0
+    return sent
 
 
 def send_close_frame(protocol: Any, code: int, reason: bytes) -> None:

@@ -31,6 +31,8 @@ MAX_REASON_BYTES = 123
 class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
     reading_paused = False
     close_reason = ""
+    # Whether permessage-deflate was negotiated (known once open).
+    compressing = False
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -38,6 +40,8 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
 
     def onOpen(self) -> None:
         super().onOpen()
+        if internals.compresses(self):
+            self.compressing = True
         # The upgraded HTTP channel stays the transport's producer and holds
         # the HTTP request; with autobahn's copy, about 4 KB per connection.
         self.transport.unregisterProducer()
@@ -73,7 +77,7 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
         """A ready text frame (realtime.ws.wire): what daphne's `websocket.send`
         does, minus the ASGI round trip and autobahn's per-frame work. False
         when this connection compresses; raises Disconnected once closing."""
-        if internals.compresses(self):
+        if self.compressing:
             return False
         if self.state != self.STATE_OPEN:
             raise Disconnected("the WebSocket is closing")
@@ -93,15 +97,8 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
     def write_now(self, data: bytes) -> bytes:
         """Whatever of `data` the socket does not take at once: all of it when
         something is queued ahead, on TLS, or once the socket is closing."""
-        if not internals.nothing_queued(self):
-            return data
-        try:
-            sent: int = internals.raw_socket(self).send(data)
-        except OSError:
-            # Would block, or the peer is gone: Twisted's write finds out and
-            # reports it its own way.
-            return data
-        return data[sent:]
+        sent = internals.write_at_once(self, data)
+        return data if not sent else data[sent:]
 
     def handle_reply(self, message: dict[str, Any]) -> None:
         if message.get("type") == "websocket.close":

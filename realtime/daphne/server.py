@@ -31,6 +31,7 @@ logger = logging.getLogger("realtime.server")
 DRAIN_POLL = 0.05
 LISTEN_BACKLOG = 4096
 HUB_START_TIMEOUT = 5.0
+ASGI = {"version": "3.0"}
 
 
 def endpoint(host: str, port: int) -> str:
@@ -89,7 +90,8 @@ class OrdersServer(daphne.server.Server):  # type: ignore[misc]
         table = internals.connections(self)
         assert "application_instance" not in table[protocol]
         inbox = Inbox()
-        scope.setdefault("asgi", {"version": "3.0"})
+        # One dict for every scope (daphne builds one per connection).
+        scope.setdefault("asgi", ASGI)
         sender = getattr(protocol, "send_frame_now", None)
         if scope.get("type") == "websocket" and sender is not None:
             scope.setdefault("extensions", {})[FRAME_SENDER] = sender

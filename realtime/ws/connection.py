@@ -164,6 +164,31 @@ class Replay:
 
 
 class Connection:
+    # Thousands are idle at once: no per-instance dict.
+    __slots__ = (
+        "bucket",
+        "closing",
+        "commands",
+        "config",
+        "connection_id",
+        "cursor",
+        "expires_at",
+        "flow",
+        "heartbeat",
+        "history_floor",
+        "messages_in",
+        "now",
+        "outbox",
+        "rate_strikes",
+        "replay",
+        "scopes",
+        "sent_versions",
+        "staff",
+        "url_checks",
+        "user_id",
+        "violations",
+    )
+
     def __init__(self, config: Config, connection_id: str, now: float) -> None:
         self.config = config
         self.connection_id = connection_id
@@ -243,9 +268,6 @@ class Connection:
             self.url_checks += 1
             self.commands.append(CheckScope(scope, from_url=True))
         self._read_when_ready()
-
-    def shutdown(self, code: int, reason: str) -> None:
-        self.close(code, reason)
 
     def close(self, code: int, reason: str) -> None:
         """Queue the last frame: nothing is sent or asked for after it."""

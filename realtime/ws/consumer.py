@@ -1,13 +1,9 @@
 """The `/ws/orders/` consumer: the I/O around `realtime.ws.connection`
 (docs/architecture.md). It feeds the connection what arrives (client frames,
 hub events, ticks, answers from the database) and carries out what the
-connection asks: frames to send, hub membership, database reads, log lines.
-
-Frames go out at once when the server offers a synchronous frame sender
-(`realtime.daphne` does, through the scope's extensions) and nothing is
-queued; otherwise a short-lived writer task sends them in order. Teardown
-runs once on every path: client close, server close, failed send,
-cancellation at shutdown, or a crash.
+connection asks: hub membership, scope checks, database reads and log lines;
+`realtime.ws.sending` sends its frames. Teardown runs once on every path:
+client close, server close, failed send, cancellation at shutdown, a crash.
 """
 
 from __future__ import annotations
@@ -16,40 +12,38 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
-from autobahn.exception import Disconnected
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from realtime.codes import CloseCode, ErrorCode
 from realtime.delivery import replay
-from realtime.delivery.events import Event, History
+from realtime.delivery.events import Event
 from realtime.delivery.hub import Hub, get_hub
 from realtime.delivery.scopes import Scope
-from realtime.observability import metrics
-from realtime.observability.logging import LIFECYCLE_LOGGER, log_event
+from realtime.observability.logging import LIFECYCLE_LOGGER
 from realtime.orders import visibility
 from realtime.tokens import Principal, TokenError, verify_token
-from realtime.ws import connection, frames
+from realtime.ws import connection, journal
 from realtime.ws.auth import ActiveUsers, origin_allowed, query_params, token_from_scope
 from realtime.ws.connection import CheckScope, Close, Join, Leave, Note, ReadHistory
 from realtime.ws.limits import ConnectionLimits
-from realtime.ws.wire import FRAME_SENDER, text_frame
+from realtime.ws.sending import Sender
+from realtime.ws.wire import FRAME_SENDER
 
 logger = logging.getLogger(LIFECYCLE_LOGGER)
 ACTIVE_USERS = ActiveUsers()
-NOTE_METRICS = {
-    "heartbeat timeout": metrics.HEARTBEAT_TIMEOUTS,
-    "slow consumer": metrics.SLOW_CONSUMER_CLOSES,
-    "resume": metrics.RESUME_REPLAYS,
-}
+ANONYMOUS = Principal(0, "", False, 0.0)
+
+
+_CONFIGS: dict[connection.Config, connection.Config] = {}
 
 
 def config() -> connection.Config:
-    return connection.Config(
+    """The settings as a Config, one object shared by every connection."""
+    fresh = connection.Config(
         heartbeat_interval=settings.WEBSOCKET_HEARTBEAT_INTERVAL,
         heartbeat_timeout=settings.WEBSOCKET_HEARTBEAT_TIMEOUT,
         max_lag=settings.WEBSOCKET_MAX_LAG,
@@ -57,6 +51,15 @@ def config() -> connection.Config:
         rate_limit=settings.WEBSOCKET_RATE_LIMIT,
         replay_pages=settings.WEBSOCKET_REPLAY_PAGES,
     )
+    return _CONFIGS.setdefault(fresh, fresh)
+
+
+def release_headers(scope: dict[str, Any]) -> None:
+    """The handshake's headers (about 1 KB per idle connection) serve only the
+    checks at connect; a hook that needs one later reads it in `authenticate`."""
+    headers = scope.get("headers")
+    if isinstance(headers, list):
+        headers.clear()
 
 
 class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -66,9 +69,9 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     `unavailable` error), never refused for good."""
 
     auth_error = ""
-    principal = Principal(0, "", False, 0.0)
-    closed: bool
-    close_code: int | None
+    torn_down = False
+    # Replays reading history; most connections never have one.
+    reads: tuple[asyncio.Task[None], ...] = ()
 
     # Hooks
 
@@ -103,15 +106,14 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         # the database only through database_sync_to_async: no channel-layer
         # receive, no per-message close_old_connections thread hop.
         self.attach(scope, send)
+        out = self.out
         try:
             await self.connect_client()
-            while not self.closed:
+            while not out.closed:
                 message = await receive()
                 if message["type"] == "websocket.disconnect":
-                    self.closed = True
-                    self.close_code = int(message.get("code") or 1005)
-                    lost = self.close_code >= 1006
-                    self.close_reason = "connection lost" if lost else "client closed"
+                    code = int(message.get("code") or 1005)
+                    out.lost(code, "connection lost" if code >= 1006 else "client closed")
                 elif message["type"] == "websocket.receive":
                     text = message.get("text")
                     if text is None:
@@ -120,35 +122,43 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                         self.conn.receive(text, time.monotonic())
                     await self.carry_out()
         except asyncio.CancelledError:
-            if self.close_code is None:
-                draining = self.hub is not None and self.hub.draining
-                self.close_code = CloseCode.SERVICE_RESTART if draining else 1006
-                self.close_reason = "server shutdown" if draining else "cancelled"
+            draining = self.hub is not None and self.hub.draining
+            out.lost(
+                CloseCode.SERVICE_RESTART if draining else 1006,
+                "server shutdown" if draining else "cancelled",
+            )
             raise
         except Exception:
             logger.exception("consumer crashed conn=%s", self.conn.connection_id)
-            self.crashed = True
-            await self.close_now(Close(CloseCode.INTERNAL_ERROR, "server error"))
+            out.crashed = True
+            await out.close_now(Close(CloseCode.INTERNAL_ERROR, "server error"))
         finally:
             self.teardown()
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Every instance sets its attributes in one order from the start, so
+        # CPython keeps them inline instead of giving each a dict of its own.
+        self.scope: dict[str, Any] = {}
+        self.base_send: Any = None
+        self.principal = ANONYMOUS
+        self.hub: Hub | None = None
+
     def attach(self, scope: dict[str, Any], send: Any) -> None:
+        # Channels' accept() sends through base_send.
         self.scope, self.base_send = scope, send
-        self.send_now: Callable[[bytes], bool] | None = scope.get("extensions", {}).pop(
-            FRAME_SENDER, None
-        )
         now = time.monotonic()
         self.conn = connection.Connection(config(), uuid.uuid4().hex[:12], now)
-        self.hub: Hub | None = None
-        self.tasks: list[asyncio.Task[None]] = []
-        self.writer: asyncio.Task[None] | None = None
-        self.closed = self.torn_down = self.crashed = False
-        self.close_code = None
-        self.close_reason = ""
-        self.connected_at, self.messages_out = now, 0
+        extensions = scope.get("extensions") or {}
+        send_now = extensions.pop(FRAME_SENDER, None)
+        if not extensions:
+            # An empty dict per idle connection is 64 bytes for nothing.
+            scope.pop("extensions", None)
+        self.out = Sender(self.conn, send, send_now, self)
+        self.connected_at = now
 
     async def connect_client(self) -> None:
-        log_event(logger, "connect", conn=self.conn.connection_id, peer=self.peer)
+        journal.connecting(self.conn, self.scope.get("client"))
         origin_ok = origin_allowed(self.scope, settings.ALLOWED_HOSTS)
         principal, unavailable, hub = None, False, get_hub()
         try:
@@ -157,13 +167,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                 await hub.start()
         except Exception as exc:
             unavailable = True
-            log_event(
-                logger,
-                "connect failed",
-                logging.WARNING,
-                conn=self.conn.connection_id,
-                error=type(exc).__name__,
-            )
+            journal.record(self.conn, Note("connect failed", (("error", type(exc).__name__),)))
         limits = ConnectionLimits(
             settings.WEBSOCKET_MAX_CONNECTIONS, settings.WEBSOCKET_MAX_CONNECTIONS_PER_USER
         )
@@ -174,19 +178,13 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         await self.accept()
         refused = connection.refusal(admission, principal, self.auth_error, unavailable)
         if refused is not None or principal is None:
-            await self.close_now(refused or Close(CloseCode.UNAUTHORIZED, "unauthorized"))
+            await self.out.close_now(refused or Close(CloseCode.UNAUTHORIZED, "unauthorized"))
             return
         self.principal, self.hub = principal, hub
         self.conn.accept(principal, hub.cursor, query_params(self.scope), time.monotonic())
+        release_headers(self.scope)
         hub.register(self)
-        log_event(
-            logger,
-            "accept",
-            conn=self.conn.connection_id,
-            user=principal.username,
-            staff=principal.staff,
-            cursor=hub.cursor,
-        )
+        journal.accepted(self.conn, principal.username, principal.staff, hub.cursor)
         await self.carry_out()
 
     async def carry_out(self) -> None:
@@ -203,7 +201,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     self.conn.request_failed(request, type(exc).__name__)
                 else:
                     self.conn.scope_checked(request, refused)
-        self.flush()
+        self.out.flush()
 
     async def scope_refusal(self, scope: Scope) -> ErrorCode | None:
         if not await self.may_subscribe(scope):
@@ -222,41 +220,30 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     act = hub.subscribe if isinstance(command, Join) else hub.unsubscribe
                     act(self, command.scope)
             elif isinstance(command, Note):
-                self.note(command)
+                journal.record(self.conn, command)
             elif isinstance(command, ReadHistory):
                 task = asyncio.create_task(self.read_history(command))
-                self.tasks.append(task)
-                task.add_done_callback(self.tasks.remove)
+                self.reads = (*self.reads, task)
             else:
                 checks.append(command)
         return checks
 
-    def note(self, note: Note) -> None:
-        fields = dict(note.fields)
-        counter = NOTE_METRICS.get(note.event)
-        if counter is not None:
-            counter.inc()
-        if note.event == "resume":
-            metrics.REPLAYED_EVENTS.inc(int(str(fields["replayed"])))
-        level = logging.WARNING if note.event == "request failed" else logging.INFO
-        log_event(logger, note.event, level, conn=self.conn.connection_id, **fields)
+    def apply_pending(self) -> None:
+        """What the connection asked while its frames went out (never a scope check)."""
+        self.apply(self.conn.take_commands())
 
     async def read_history(self, request: ReadHistory) -> None:
-        hub = self.hub
-        recent = hub.recent if hub is not None and request.first else None
-        events = recent.after(request.after, request.visibility) if recent else None
+        recent = self.hub.recent if self.hub is not None and request.first else None
         try:
-            if recent is not None and events is not None:
-                answer = History(events, True, recent.cursor, 0, "memory")
-            else:
-                answer = await database_sync_to_async(replay.read_history)(
-                    request.after, request.limit, request.visibility
-                )
+            answer = await replay.read(recent, request.after, request.limit, request.visibility)
         except Exception as exc:
             self.conn.request_failed(request, type(exc).__name__)
         else:
             self.conn.history(request, answer, time.monotonic())
-        self.flush()
+        finally:
+            current = asyncio.current_task()
+            self.reads = tuple(t for t in self.reads if t is not current)
+        self.out.flush()
 
     # Called by the hub
 
@@ -268,153 +255,32 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         conn = self.conn
         conn.event(event)
         if conn.outbox or conn.commands:
-            self.flush()
+            self.out.flush()
 
     def tick(self, now: float) -> float | None:
         due = self.conn.tick(now, time.time(), self.hub.cursor if self.hub else 0)
-        self.flush()
+        self.out.flush()
         return due
 
     def shutdown(self, code: int, reason: str) -> None:
-        self.conn.shutdown(code, reason)
-        self.flush()
-
-    # Sending
-
-    def flush(self) -> None:
-        """Send what the connection queued: at once while the socket takes
-        ready frames, else through the writer task."""
-        conn = self.conn
-        for _ in range(1_000_000):
-            if conn.commands:
-                self.apply(conn.take_commands())
-            if self.closed or not conn.outbox or self.writer is not None:
-                return
-            item = conn.outbox[0]
-            if self.send_now is None or isinstance(item, Close):
-                self.start_writer()
-                return
-            conn.next_output()
-            frame = frames.wire(item) if isinstance(item, Event) else text_frame(item.encode())
-            if not self.send_direct(self.send_now, frame):
-                self.send_now = None
-                conn.outbox.insert(0, item)
-
-    def start_writer(self) -> None:
-        self.writer = asyncio.create_task(self.drain())
-        self.tasks.append(self.writer)
-        self.writer.add_done_callback(self.tasks.remove)
-
-    async def drain(self) -> None:
-        try:
-            while (item := self.conn.next_output()) is not None:
-                if isinstance(item, Close):
-                    await self.close_now(item)
-                    return
-                text = frames.payload(frames.wire(item)) if isinstance(item, Event) else item
-                if not await self.safe_send(text):
-                    return
-                if self.conn.commands:
-                    self.apply(self.conn.take_commands())
-        finally:
-            self.writer = None
-
-    def send_direct(self, send_now: Callable[[bytes], bool], frame: bytes) -> bool:
-        """safe_send's synchronous path, which never raises either; False when
-        this connection cannot take ready frames (it compresses)."""
-        try:
-            if not send_now(frame):
-                return False
-        except Exception as exc:
-            if self.send_failed(exc):
-                self.send_now = None
-                self.conn.outbox.clear()
-                self.conn.close(CloseCode.INTERNAL_ERROR, "send failed")
-            return True
-        self.sent_one()
-        return True
-
-    async def safe_send(self, text: str) -> bool:
-        """Send one frame; never raises. A failed send closes the connection."""
-        if self.closed:
-            return False
-        try:
-            await self.base_send({"type": "websocket.send", "text": text})
-        except Exception as exc:
-            if self.send_failed(exc):
-                await self.close_now(Close(CloseCode.INTERNAL_ERROR, "send failed"))
-            return False
-        self.sent_one()
-        return True
-
-    def sent_one(self) -> None:
-        self.messages_out += 1
-        metrics.MESSAGES_SENT.inc()
-
-    def send_failed(self, exc: Exception) -> bool:
-        """A peer that left (an OSError, or autobahn's Disconnected after a 1002
-        or 1007, before the disconnect reaches us) tears the connection down.
-        Anything else means the frame, not the socket, failed: a server bug,
-        and True says the client is still owed a 1011."""
-        metrics.SEND_FAILURES.inc()
-        log_event(logger, "send failure", conn=self.conn.connection_id, error=type(exc).__name__)
-        if isinstance(exc, OSError | Disconnected):
-            self.closed = True
-            self.close_code, self.close_reason = 1006, "send failed"
-            self.teardown()
-            return False
-        logger.error("send failed conn=%s", self.conn.connection_id, exc_info=exc)
-        self.crashed = True
-        return True
-
-    async def close_now(self, close: Close) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        self.close_code, self.close_reason = close.code, close.reason
-        try:
-            # autobahn refuses an IntEnum: it checks type(code) is int.
-            await self.base_send(
-                {"type": "websocket.close", "code": int(close.code), "reason": close.reason}
-            )
-        except Exception as exc:
-            log_event(
-                logger, "send failure", conn=self.conn.connection_id, error=type(exc).__name__
-            )
-        self.teardown()
+        self.conn.close(code, reason)
+        self.out.flush()
 
     # Teardown
-
-    @property
-    def peer(self) -> str:
-        client = self.scope.get("client")
-        return f"{client[0]}:{client[1]}" if client else "-"
 
     def teardown(self) -> None:
         """Runs once per connection: cancel its tasks, leave every group, count it."""
         if self.torn_down:
             return
-        self.torn_down = self.closed = True
+        self.torn_down = True
+        out = self.out
+        out.lost(1006, "torn down")
         current = asyncio.current_task()
-        for task in tuple(self.tasks):
-            if task is not current:
+        for task in (*self.reads, out.writer):
+            if task is not None and task is not current:
                 task.cancel()
         self.conn.close(1006, "torn down")
         self.conn.outbox.clear()
         if self.hub is not None:
             self.hub.unregister(self, self.conn.scopes)
-        code = self.close_code if self.close_code is not None else 1006
-        metrics.CONNECTIONS_CLOSED.labels(code=str(code)).inc()
-        log_event(
-            logger,
-            "close",
-            # ERROR means a server bug; whatever the client does is INFO.
-            logging.ERROR if self.crashed else logging.INFO,
-            conn=self.conn.connection_id,
-            user=self.principal.username or "-",
-            code=code,
-            reason=self.close_reason or "-",
-            duration=round(time.monotonic() - self.connected_at, 3),
-            messages_in=self.conn.messages_in,
-            messages_out=self.messages_out,
-        )
+        journal.closed(self.conn, out, self.principal.username, self.connected_at)

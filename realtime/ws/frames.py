@@ -23,12 +23,18 @@ class FrameCache:
         self.budget = budget
         self.size = 0
         self.frames: dict[int, tuple[Event, bytes]] = {}
+        self.last_event: Event | None = None
+        self.last_frame: bytes | None = None
 
     def get(self, event: Event) -> bytes | None:
+        # A broadcast asks for the same event once per connection in a row.
+        if event is self.last_event:
+            return self.last_frame
         cached = self.frames.get(event.seq)
         return cached[1] if cached is not None and cached[0] is event else None
 
     def put(self, event: Event, frame: bytes) -> None:
+        self.last_event, self.last_frame = event, frame
         old = self.frames.pop(event.seq, None)
         if old is not None:
             self.size -= len(old[1])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from autobahn.exception import Disconnected
 
+from realtime.daphne import internals
 from realtime.daphne.protocol import INBOUND_HIGH, INBOUND_LOW, OrdersWebSocketProtocol
 from realtime.daphne.server import Inbox
 from realtime.ws.wire import text_frame
@@ -104,6 +105,8 @@ def test_ready_frames_are_declined_when_compressing_and_refused_when_closing() -
     """With permessage-deflate the consumer must use `send`; once closing, Disconnected."""
     proto, _ = protocol()
     proto._perMessageCompress = object()
+    assert internals.compresses(proto)
+    proto.compressing = True
     assert proto.send_frame_now(b"\x81\x00") is False
     proto, _ = protocol()
     proto.state = proto.STATE_CLOSING

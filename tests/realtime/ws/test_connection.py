@@ -464,7 +464,7 @@ def test_nothing_is_queued_after_a_close() -> None:
     """After a close, events, frames and ticks produce nothing."""
     conn = opened(head=0)
     drain(conn)
-    conn.shutdown(CloseCode.SERVICE_RESTART, "server restarting")
+    conn.close(CloseCode.SERVICE_RESTART, "server restarting")
     conn.event(event(1))
     conn.receive('{"type":"heartbeat","ts":1}', 1.0)
     assert conn.tick(100.0, wall=1.0, head=1) is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -18,8 +17,6 @@ from realtime.delivery.hub import get_hub
 from realtime.orders import service
 from realtime.orders.states import Status
 from realtime.tokens import issue_token
-from realtime.ws.consumer import OrdersConsumer
-from realtime.ws.wire import text_frame
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
@@ -172,74 +169,3 @@ async def test_repeated_violations_close_4400() -> None:
         if frame["type"] == "error":
             codes.append(frame["code"])
     assert codes == ["unknown_type"] * 11 + [4400]
-
-
-def detached_consumer(fail_with: Exception) -> tuple[OrdersConsumer, list[dict[str, Any]]]:
-    sent: list[dict[str, Any]] = []
-
-    async def base_send(message: dict[str, Any]) -> None:
-        if message["type"] == "websocket.send":
-            raise fail_with
-        sent.append(message)
-
-    consumer = OrdersConsumer()
-    consumer.attach({"type": "websocket", "client": ("127.0.0.1", 1)}, base_send)
-    return consumer, sent
-
-
-def push(consumer: OrdersConsumer, text: str) -> None:
-    consumer.conn.outbox.append(text)
-    consumer.flush()
-
-
-async def test_send_to_a_vanished_peer_tears_down_quietly(caplog: pytest.LogCaptureFixture) -> None:
-    """An OSError on send is the peer leaving: closed as 1006, torn down, logged at INFO."""
-    consumer, sent = detached_consumer(ConnectionResetError("gone"))
-    assert await consumer.safe_send('{"type":"heartbeat"}') is False
-    assert (consumer.close_code, consumer.torn_down, sent) == (1006, True, [])
-    assert max(record.levelno for record in caplog.records) == logging.INFO
-
-
-async def test_send_that_fails_for_another_reason_closes_1011(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    """A frame that fails on a live socket is a server bug: logged at ERROR, client gets 1011."""
-    consumer, sent = detached_consumer(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogate"))
-    assert await consumer.safe_send('{"type":"heartbeat"}') is False
-    assert sent == [{"type": "websocket.close", "code": 1011, "reason": "send failed"}]
-    assert (consumer.close_code, consumer.torn_down) == (1011, True)
-    assert any(record.levelno == logging.ERROR for record in caplog.records)
-
-
-async def test_a_declined_fast_path_falls_back_to_send() -> None:
-    """A connection whose server cannot take ready frames gets them through ASGI `send`."""
-    consumer, _ = detached_consumer(AssertionError("unused"))
-    texts: list[str] = []
-
-    async def base_send(message: dict[str, Any]) -> None:
-        texts.append(message["text"])
-
-    consumer.base_send = base_send
-    consumer.send_now = lambda frame: False
-    push(consumer, '{"type":"heartbeat"}')
-    assert consumer.writer is not None
-    await asyncio.wait_for(consumer.writer, 1)
-    assert (texts, consumer.send_now, consumer.messages_out) == (['{"type":"heartbeat"}'], None, 1)
-
-
-async def test_the_fast_path_sends_ready_frames_and_tears_down_on_a_lost_peer() -> None:
-    """Frames go out already framed; an OSError closes as 1006 without touching ASGI `send`."""
-    consumer, sent = detached_consumer(AssertionError("unused"))
-    frames: list[bytes] = []
-
-    def send_now(frame: bytes) -> bool:
-        if frames:
-            raise ConnectionResetError("gone")
-        frames.append(frame)
-        return True
-
-    consumer.send_now = send_now
-    push(consumer, '{"type":"heartbeat"}')
-    assert frames == [text_frame(b'{"type":"heartbeat"}')]
-    push(consumer, '{"type":"heartbeat"}')
-    assert (consumer.close_code, consumer.torn_down, sent) == (1006, True, [])

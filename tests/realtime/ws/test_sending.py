@@ -1,0 +1,101 @@
+"""safe_send for one connection: frames in order, at once when the server
+takes ready frames, through ASGI `send` otherwise, and no send ever raises."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from realtime.ws.connection import Config, Connection
+from realtime.ws.sending import FrameSender, Sender
+from realtime.ws.wire import text_frame
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def sender(
+    fail_with: Exception | None = None, send_now: FrameSender | None = None
+) -> tuple[Sender, list[dict[str, Any]], list[str]]:
+    """A Sender whose ASGI `send` records messages (or raises `fail_with` on a frame)."""
+    sent: list[dict[str, Any]] = []
+    torn_down: list[str] = []
+
+    async def base_send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send" and fail_with is not None:
+            raise fail_with
+        sent.append(message)
+
+    class Owner:
+        def apply_pending(self) -> None:
+            return None
+
+        def teardown(self) -> None:
+            torn_down.append("down")
+
+    conn = Connection(Config(25, 60, 100, 1000, 20), "c1", now=0.0)
+    return Sender(conn, base_send, send_now, Owner()), sent, torn_down
+
+
+async def test_send_to_a_vanished_peer_tears_down_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    """An OSError on send is the peer leaving: closed as 1006, torn down, logged at INFO."""
+    out, sent, torn_down = sender(ConnectionResetError("gone"))
+    assert await out.safe_send('{"type":"heartbeat"}') is False
+    assert (out.close_code, torn_down, sent) == (1006, ["down"], [])
+    assert max(record.levelno for record in caplog.records) == logging.INFO
+
+
+async def test_send_that_fails_for_another_reason_closes_1011(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A frame that fails on a live socket is a server bug: logged at ERROR, client gets 1011."""
+    out, sent, torn_down = sender(UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogate"))
+    assert await out.safe_send('{"type":"heartbeat"}') is False
+    assert sent == [{"type": "websocket.close", "code": 1011, "reason": "send failed"}]
+    assert (out.close_code, torn_down) == (1011, ["down"])
+    assert any(record.levelno == logging.ERROR for record in caplog.records)
+
+
+async def test_a_declined_fast_path_falls_back_to_send() -> None:
+    """A connection whose server cannot take ready frames gets them through ASGI `send`."""
+    out, sent, _ = sender(send_now=lambda frame: False)
+    out.conn.outbox.append('{"type":"heartbeat"}')
+    out.flush()
+    assert out.writer is not None
+    await asyncio.wait_for(out.writer, 1)
+    assert sent == [{"type": "websocket.send", "text": '{"type":"heartbeat"}'}]
+    assert (out.send_now, out.messages_out) == (None, 1)
+
+
+async def test_the_fast_path_sends_ready_frames_and_tears_down_on_a_lost_peer() -> None:
+    """Frames go out already framed; an OSError closes as 1006 without touching ASGI `send`."""
+    frames: list[bytes] = []
+
+    def send_now(frame: bytes) -> bool:
+        if frames:
+            raise ConnectionResetError("gone")
+        frames.append(frame)
+        return True
+
+    out, sent, torn_down = sender(send_now=send_now)
+    out.conn.outbox.append('{"type":"heartbeat"}')
+    out.flush()
+    assert frames == [text_frame(b'{"type":"heartbeat"}')]
+    out.conn.outbox.append('{"type":"heartbeat"}')
+    out.flush()
+    assert (out.close_code, torn_down, sent, out.writer) == (1006, ["down"], [], None)
+
+
+async def test_a_close_goes_after_the_frames_queued_before_it() -> None:
+    """The close is sent through ASGI `send` once what was queued ahead has gone."""
+    out, sent, torn_down = sender()
+    out.conn.outbox.append('{"type":"heartbeat"}')
+    out.conn.close(4408, "heartbeat timeout")
+    out.flush()
+    assert out.writer is not None
+    await asyncio.wait_for(out.writer, 1)
+    assert [m["type"] for m in sent] == ["websocket.send", "websocket.close"]
+    assert (sent[-1]["code"], sent[-1]["reason"]) == (4408, "heartbeat timeout")
+    assert torn_down == ["down"]
