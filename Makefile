@@ -32,6 +32,7 @@ lock: | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/realtime demo
 	@echo
+	@echo "Order board  http://$(HOST):$(PORT)/"
 	@echo "HTTP API     http://$(HOST):$(PORT)/api/docs"
 	@echo "WebSocket    ws://$(HOST):$(PORT)/ws/orders/?token=TOKEN"
 	@echo "Health       http://$(HOST):$(PORT)/health/ready"

@@ -1,7 +1,7 @@
-"""One scenario's world (DESIGN §6): a real redis-server, real daphne with
+"""One scenario's world (docs/operations.md): a real redis-server, real daphne with
 REDIS_URL, a Toxiproxy with two proxies (client ↔ app and app ↔ Redis),
 recorded clients of the project's client library, and writers changing
-orders throughout; then the §3 checks.
+orders throughout; then the checks of docs/guarantees.md.
 
 The Toxiproxy is the one answering at `TOXIPROXY_URL` (default
 http://127.0.0.1:8474), real or not; when nothing answers there, the bundled
@@ -277,7 +277,7 @@ class Harness:
                     )
             await asyncio.sleep(0.2)
 
-    # Checks (DESIGN §3)
+    # Checks (docs/guarantees.md)
 
     async def truth(self) -> dict[str, dict[int, int]]:
         """What each watching user may see, from the database."""

@@ -1,5 +1,5 @@
 """A channel layer that loses messages on purpose, to prove that delivery does
-not depend on the fast path (DESIGN §3, G2).
+not depend on the fast path (docs/guarantees.md, G2).
 
 It wraps any real layer and drops a seeded fraction of what each process
 receives, which is what channels-redis does to group messages over capacity.

@@ -109,7 +109,8 @@ class Daphne:
         return self.log.read_text() if self.log.exists() else ""
 
     def error_lines(self) -> list[str]:
-        """Lines of websocket.log that say ERROR or carry a traceback: a server bug (DESIGN §5)."""
+        """Lines of websocket.log that say ERROR or carry a traceback: a server
+        bug (docs/operations.md)."""
         return [
             line
             for line in self.log_text().splitlines()

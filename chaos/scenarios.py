@@ -1,6 +1,7 @@
-"""The chaos scenarios of DESIGN §6. Each runs in its own Harness, applies its
-toxics on a schedule while writers change orders, heals, and then checks the
-§3 guarantees plus its own figures."""
+"""The chaos scenarios (docs/operations.md, "The chaos suite"). Each runs in
+its own Harness, applies its toxics on a schedule while writers change orders,
+heals, and then checks the guarantees (docs/guarantees.md) plus its own
+figures."""
 
 from __future__ import annotations
 

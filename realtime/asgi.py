@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 from typing import Any
 
@@ -14,15 +16,34 @@ from django.urls import path, re_path
 django_app = get_asgi_application()
 
 from realtime.observability.http import HttpObserver  # noqa: E402
+from realtime.observability.logging import LIFECYCLE_LOGGER, log_event  # noqa: E402
 from realtime.ws.consumer import OrdersConsumer  # noqa: E402
 
 
 async def unknown_websocket_path(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """Refuse the handshake (HTTP 403) instead of raising inside the router."""
+    """Refuse the handshake with a JSON 404 saying where the endpoint is (the
+    ASGI denial-response extension), or a plain refusal where the server has
+    no such extension."""
     message = await receive()
-    if message["type"] == "websocket.connect":
+    if message["type"] != "websocket.connect":
+        return
+    path = str(scope.get("path", ""))
+    log_event(logger, "unknown path", path=path[:200])
+    if "websocket.http.response" not in scope.get("extensions", {}):
         await send({"type": "websocket.close", "code": 1008})
+        return
+    detail = {"detail": f"no WebSocket endpoint at {path[:200]}: connect to /ws/orders/"}
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": 404,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": json.dumps(detail).encode()})
 
+
+logger = logging.getLogger(LIFECYCLE_LOGGER)
 
 application = ProtocolTypeRouter(
     {
@@ -30,6 +51,7 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(
             [
                 path("ws/orders/", OrdersConsumer.as_asgi()),
+                path("ws/orders", OrdersConsumer.as_asgi()),
                 re_path(r"", unknown_websocket_path),  # type: ignore[arg-type]
             ]
         ),

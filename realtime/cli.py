@@ -1,4 +1,4 @@
-"""`realtime serve | token | demo | prune` (DESIGN §7)."""
+"""`realtime serve | token | demo | prune` (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -37,11 +37,15 @@ def _migrate() -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     # First: it installs the reactor daphne needs.
-    from realtime.daphne.server import serve
+    from realtime.daphne.server import ListenError, serve
 
     _setup()
     _migrate()
-    serve(args.host, args.port)
+    try:
+        serve(args.host, args.port)
+    except ListenError as exc:
+        print(f"realtime serve: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

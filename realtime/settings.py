@@ -1,15 +1,13 @@
-"""Django settings, every one read from the environment (DESIGN §7)."""
+"""Django settings, every one read from the environment (docs/operations.md)."""
 
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 from typing import Any, TypeVar
 
 import dj_database_url
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-order-updates-key-change-me-0123456789"
 
 
@@ -27,10 +25,8 @@ def env_number(name: str, default: N) -> N:
         raise ValueError(f"{name} must be a {type(default).__name__}, got {raw!r}") from exc
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-if not SECRET_KEY:
-    SECRET_KEY = DEV_SECRET_KEY
-    warnings.warn("SECRET_KEY is not set: using the development key", stacklevel=1)
+# `realtime serve` warns once when the development key is in use.
+SECRET_KEY = os.environ.get("SECRET_KEY", "") or DEV_SECRET_KEY
 
 DEBUG = os.environ.get("DEBUG", "") == "1"
 ALLOWED_HOSTS = [
@@ -51,7 +47,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "realtime.errors.json_errors",
+    "realtime.slashes.trailing_slash_optional",
     "django.middleware.security.SecurityMiddleware",
+    "realtime.static.static_files",
     "django.middleware.common.CommonMiddleware",
 ]
 
@@ -66,9 +64,12 @@ TEMPLATES = [
     }
 ]
 
+# Where the default SQLite file lives: the working directory, as for `logs/`,
+# never next to the installed package.
+DATA_DIR = Path(os.environ.get("DATA_DIR", ".")).resolve()
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        os.environ.get("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
         conn_max_age=600,
         conn_health_checks=True,
     )
@@ -118,6 +119,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_TZ = True
 STATIC_URL = "static/"
+# WhiteNoise serves the apps' static files straight from where they are
+# installed (no collectstatic), listed once at start.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
 WEBSOCKET_HEARTBEAT_INTERVAL = env_number("WEBSOCKET_HEARTBEAT_INTERVAL", 25.0)

@@ -1,4 +1,4 @@
-"""HS256 access tokens with claims `sub`, `staff`, `exp` (DESIGN §2)."""
+"""HS256 access tokens with claims `sub`, `staff`, `exp` (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A reconnecting Python client for `/ws/orders/` (DESIGN §2, §3)."""
+"""A reconnecting Python client for `/ws/orders/` (docs/protocol.md, docs/guarantees.md)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ frames, and nothing of the handshake kept once the socket is open."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from autobahn.exception import Disconnected
@@ -31,6 +32,8 @@ MAX_REASON_BYTES = 123
 class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
     reading_paused = False
     close_reason = ""
+    # (status, headers, body) of a handshake the application refused.
+    denial: tuple[int, list[tuple[bytes, bytes]], bytes] | None = None
     # Whether permessage-deflate was negotiated (known once open).
     compressing = False
 
@@ -101,9 +104,38 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
         return data if not sent else data[sent:]
 
     def handle_reply(self, message: dict[str, Any]) -> None:
-        if message.get("type") == "websocket.close":
+        kind = message.get("type")
+        if kind == "websocket.close":
             self.close_reason = str(message.get("reason") or "")
+        elif kind == "websocket.http.response.start":
+            # The ASGI denial-response extension: the handshake is refused
+            # with this status, these headers and the body that follows.
+            headers = [(bytes(k), bytes(v)) for k, v in message.get("headers", ())]
+            self.denial = (int(message["status"]), headers, b"")
+            return
+        elif kind == "websocket.http.response.body" and self.denial is not None:
+            status, headers, body = self.denial
+            self.denial = (status, headers, body + bytes(message.get("body", b"")))
+            if not message.get("more_body"):
+                self.serverReject()
+            return
         super().handle_reply(message)
+
+    def sendHttpErrorResponse(
+        self, code: int, reason: str, responseHeaders: list[tuple[str, str]] | None = None
+    ) -> None:
+        if self.denial is None:
+            super().sendHttpErrorResponse(code, reason, responseHeaders)
+            return
+        status, headers, body = self.denial
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        head = [f"HTTP/1.1 {status} {phrase}".encode()]
+        head += [name + b": " + value for name, value in headers]
+        head += [f"Content-Length: {len(body)}".encode(), b"Connection: close", b"", b""]
+        self.sendData(b"\r\n".join(head) + body)
 
     def serverClose(self, code: int | None = None) -> None:
         code = 1000 if code is None else code

@@ -32,6 +32,8 @@ DRAIN_POLL = 0.05
 LISTEN_BACKLOG = 4096
 HUB_START_TIMEOUT = 5.0
 ASGI = {"version": "3.0"}
+DENIAL_RESPONSE = "websocket.http.response"
+NO_OPTIONS: dict[str, Any] = {}
 
 
 def endpoint(host: str, port: int) -> str:
@@ -85,6 +87,7 @@ class OrdersServer(daphne.server.Server):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.changed: set[Any] = set()
         self.ports: list[Any] = []
+        self.listen_failure = ""
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Inbox | None:
         table = internals.connections(self)
@@ -94,7 +97,9 @@ class OrdersServer(daphne.server.Server):  # type: ignore[misc]
         scope.setdefault("asgi", ASGI)
         sender = getattr(protocol, "send_frame_now", None)
         if scope.get("type") == "websocket" and sender is not None:
-            scope.setdefault("extensions", {})[FRAME_SENDER] = sender
+            extensions = scope.setdefault("extensions", {})
+            extensions[FRAME_SENDER] = sender
+            extensions[DENIAL_RESPONSE] = NO_OPTIONS
         application = self.application(
             scope=scope, receive=inbox.get, send=partial(self.handle_reply, protocol)
         )
@@ -113,6 +118,11 @@ class OrdersServer(daphne.server.Server):  # type: ignore[misc]
     def listen_success(self, port: Any) -> None:
         self.ports.append(port)
         super().listen_success(port)
+
+    def listen_error(self, failure: Any) -> None:
+        # daphne logs it at CRITICAL and stops, and the process exits 0.
+        self.listen_failure = str(failure.getErrorMessage())
+        self.stop()
 
     def stop_listening(self) -> None:
         for port in self.ports:
@@ -154,6 +164,10 @@ def start_hub() -> None:
         logger.info("hub started at seq %d", cursor)
 
 
+class ListenError(Exception):
+    """The server could not listen on its address."""
+
+
 def serve(host: str, port: int) -> None:
     from channels.routing import get_default_application
     from twisted.internet import reactor
@@ -172,11 +186,15 @@ def serve(host: str, port: int) -> None:
         application_close_timeout=max(1.0, settings.SHUTDOWN_GRACE / 2),
         ready_callable=lambda: logger.info("serving on http://%s:%s/", host, port),
     )
+    if settings.SECRET_KEY == settings.DEV_SECRET_KEY:
+        logger.warning("SECRET_KEY is not set: tokens are signed with the development key")
     start_hub()
     drain = Drain(reactor, server, settings.SHUTDOWN_GRACE)
     reactor.callWhenRunning(drain.install)
     reactor.callWhenRunning(configure_protocols, server)
     server.run()
+    if server.listen_failure:
+        raise ListenError(f"cannot listen on {host}:{port}: {server.listen_failure}")
 
 
 def configure_protocols(server: Any) -> None:

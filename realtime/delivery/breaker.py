@@ -1,4 +1,4 @@
-"""A circuit breaker for channel-layer calls (DESIGN §4), free of I/O.
+"""A circuit breaker for channel-layer calls (docs/operations.md), free of I/O.
 
 closed → open after `threshold` consecutive failures → one probe after
 `cooldown` seconds (half-open) → closed on success, open again on failure.

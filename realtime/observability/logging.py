@@ -1,4 +1,4 @@
-"""Logging (DESIGN §5): `websocket.log` with one line per lifecycle event,
+"""Logging (docs/operations.md): `websocket.log` with one line per lifecycle event,
 rotated, text or JSON; secrets redacted from every line; a repeated identical
 warning is rate-limited and the next line that passes says how many were held."""
 
@@ -63,7 +63,11 @@ class RepeatFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno < logging.WARNING:
             return True
-        key = (record.name, record.levelno, record.getMessage())
+        # The key outlives the suffix another handler's filter may add.
+        key: tuple[str, int, str] | None = getattr(record, "repeat_key", None)
+        if key is None:
+            key = (record.name, record.levelno, record.getMessage())
+            record.repeat_key = key
         now = time.monotonic()
         with self._lock:
             first, suppressed = self._seen.get(key, (0.0, 0))
@@ -73,7 +77,7 @@ class RepeatFilter(logging.Filter):
             self._seen[key] = (now, 0)
             if len(self._seen) > 1000:
                 self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self.window}
-        if suppressed:
+        if suppressed and not hasattr(record, "suppressed"):
             record.msg = f"{record.getMessage()} (suppressed {suppressed} repeats)"
             record.args = ()
             record.suppressed = suppressed
@@ -164,7 +168,10 @@ def configure(options: dict[str, Any]) -> None:
             "disable_existing_loggers": False,
             "filters": {
                 "redact": {"()": RedactingFilter},
-                "repeats": {"()": RepeatFilter},
+                # One per handler: a shared one would pass a warning to the
+                # first handler and drop it from the second as a repeat.
+                "file_repeats": {"()": RepeatFilter},
+                "console_repeats": {"()": RepeatFilter},
                 "readiness": {"()": ReadinessAnswerFilter},
                 "client_fault": {"()": ClientFaultFilter},
             },
@@ -180,12 +187,12 @@ def configure(options: dict[str, Any]) -> None:
                     "backupCount": 5,
                     "encoding": "utf-8",
                     "formatter": formatter,
-                    "filters": ["client_fault", "redact", "repeats"],
+                    "filters": ["client_fault", "redact", "file_repeats"],
                 },
                 "console": {
                     "class": "logging.StreamHandler",
                     "formatter": formatter,
-                    "filters": ["client_fault", "redact", "repeats"],
+                    "filters": ["client_fault", "redact", "console_repeats"],
                 },
             },
             "loggers": {

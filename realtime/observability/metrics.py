@@ -1,4 +1,4 @@
-"""Prometheus metrics (DESIGN §5)."""
+"""Prometheus metrics (docs/operations.md)."""
 
 from __future__ import annotations
 

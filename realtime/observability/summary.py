@@ -1,5 +1,5 @@
 """`realtime logs summary [PATH]`: what happened to connections, from a text
-or JSON `websocket.log` (DESIGN §5, §7); parsing is free of I/O."""
+or JSON `websocket.log` (docs/operations.md); parsing is free of I/O."""
 
 from __future__ import annotations
 

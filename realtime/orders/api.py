@@ -1,4 +1,4 @@
-"""The JSON HTTP API (DESIGN §2), with its OpenAPI schema at /api/docs."""
+"""The JSON HTTP API (docs/protocol.md), with its OpenAPI schema at /api/docs."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ class OrderPatch(Schema):
 class OrderOut(Schema):
     id: int
     owner: str
-    status: str
+    status: Status
     version: int
     items: list[dict[str, Any]]
     created_at: str
@@ -104,6 +104,14 @@ class EventsOut(Schema):
 
 class Message(Schema):
     detail: str
+
+
+class Refused(Schema):
+    """A status change the state machine does not allow."""
+
+    detail: str
+    current: Status
+    allowed: list[Status]
 
 
 class Invalid(Schema):
@@ -201,7 +209,7 @@ def get_order(
 
 @api.patch(
     "/orders/{order_id}/",
-    response={200: OrderOut, 403: Message, 404: Message, 409: Message, **ERRORS},
+    response={200: OrderOut, 403: Message, 404: Message, 409: Refused, **ERRORS},
 )
 def patch_order(
     request: HttpRequest, order_id: Annotated[int, Path(ge=0, le=MAX_ID)], body: OrderPatch
@@ -215,7 +223,7 @@ def patch_order(
     try:
         order = service.change_status(order_id, body.status, body.meta)
     except service.TransitionError as exc:
-        return Reply(409, {"detail": str(exc)})
+        return Reply(409, {"detail": str(exc), "current": exc.current, "allowed": exc.allowed})
     except ValueError as exc:
         return Reply(422, {"detail": str(exc)})
     return Reply(200, order.as_dict())

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from realtime.orders.models import EventLogState, Order, OrderEvent
 from realtime.orders.signals import event_committed
-from realtime.orders.states import Status, can_transition
+from realtime.orders.states import Status, allowed_next, can_transition
 
 MAX_META_BYTES = 256
 # Any constant works: it only has to be the same for every writer.
@@ -23,10 +23,13 @@ EVENT_SEQ_LOCK = 0x6F726465
 
 
 class TransitionError(Exception):
-    def __init__(self, current: str, target: str) -> None:
-        super().__init__(f"cannot change status from '{current}' to '{target}'")
-        self.current = current
-        self.target = target
+    def __init__(self, current: Status, target: Status) -> None:
+        self.current, self.target = current, target
+        self.allowed = allowed_next(current)
+        allowed = ", ".join(self.allowed) or "none, the order is final"
+        super().__init__(
+            f"cannot change status from '{current}' to '{target}'; allowed next: {allowed}"
+        )
 
 
 def check_text(text: str) -> str:

@@ -1,4 +1,4 @@
-"""The order state machine (DESIGN §2): pending → confirmed → preparing → ready
+"""The order state machine (docs/protocol.md): pending → confirmed → preparing → ready
 → delivered, and any state but the two final ones → cancelled."""
 
 from __future__ import annotations
@@ -28,3 +28,8 @@ def can_transition(current: Status, target: Status) -> bool:
     if current in FINAL:
         return False
     return target == Status.CANCELLED or NEXT.get(current) == target
+
+
+def allowed_next(current: Status) -> list[Status]:
+    """The statuses an order in `current` may move to, in flow order."""
+    return [target for target in Status if can_transition(current, target)]

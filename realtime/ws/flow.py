@@ -1,4 +1,4 @@
-"""Flow control for one connection (DESIGN §4), free of I/O.
+"""Flow control for one connection (docs/protocol.md), free of I/O.
 
 Lag is counted in events sent beyond the client's acked cursor; the backlog is
 what waits to be written. Either past its bound means a slow consumer (4409).

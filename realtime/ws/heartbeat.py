@@ -1,4 +1,4 @@
-"""Heartbeat state for one connection (DESIGN §4), free of I/O.
+"""Heartbeat state for one connection (docs/protocol.md), free of I/O.
 
 The hub's ticker polls a connection when `next_due` comes; `poll` says
 whether to send a heartbeat, close for silence, or do nothing (a frame

@@ -1,4 +1,4 @@
-"""Per-connection and per-process limits (DESIGN §4), free of I/O."""
+"""Per-connection and per-process limits (docs/protocol.md), free of I/O."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every chaos scenario of DESIGN §6, quick profile, against the bundled (or
+"""Every chaos scenario (docs/operations.md), quick profile, against the bundled (or
 TOXIPROXY_URL's) Toxiproxy; the results are written to chaos-report/ as the
 CI artifact."""
 

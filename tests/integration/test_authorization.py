@@ -1,4 +1,4 @@
-"""Who sees what, on every path of a live server (DESIGN §2): a customer sees
+"""Who sees what, on every path of a live server (docs/protocol.md): a customer sees
 only their own orders over HTTP (list, get, patch, events) and over the
 WebSocket (`mine`, `order:<id>`, resume, `?since`); `all` and writing for
 others are staff-only; a foreign Origin and forged tokens are refused."""

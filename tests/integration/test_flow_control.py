@@ -1,7 +1,7 @@
 """A reader that stops reading at the TCP level while updates stream: the
 server closes it with 4409 instead of buffering without bound, a healthy
 reader on the same server is unaffected, and after resuming the stalled
-client has every update (DESIGN §4, G1)."""
+client has every update (docs/protocol.md, G1)."""
 
 from __future__ import annotations
 

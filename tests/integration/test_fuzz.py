@@ -1,6 +1,6 @@
-"""Property-based fuzzing of client frames over one live connection (DESIGN
-§2): whatever a client sends (random JSON, wrong types, huge numbers, deep
-nesting, odd Unicode, binary, truncated or oversized frames) is answered with
+"""Property-based fuzzing of client frames over one live connection
+(docs/protocol.md): whatever a client sends (random JSON, wrong types, huge
+numbers, deep nesting, odd Unicode, binary, truncated or oversized frames) is answered with
 documented frames only, an `error` with a documented code, or a documented
 close; never 1011, and the log never gets an ERROR line."""
 

@@ -1,4 +1,4 @@
-"""G1-G3 (DESIGN §3) under concurrent writers on PostgreSQL, random client
+"""G1-G3 (docs/guarantees.md) under concurrent writers on PostgreSQL, random client
 disconnects and a channel layer that drops a third of what each process
 receives, across two daphne processes sharing Redis. Runs are seeded; a
 failure names its seed (rerun one with GUARANTEE_SEEDS=N)."""

@@ -1,4 +1,4 @@
-"""Abuse limits on a live server (DESIGN §4): frame rate (4429), connections
+"""Abuse limits on a live server (docs/protocol.md): frame rate (4429), connections
 per user and per process (1013), repeated violations and binary frames (4400),
 token expiry during a connection (4401), and a flooding client that costs the
 other clients nothing they were owed."""

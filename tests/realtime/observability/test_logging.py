@@ -63,6 +63,23 @@ def test_repeated_warnings_are_suppressed_and_counted() -> None:
     assert all(repeats.filter(record("connect")) for _ in range(3))
 
 
+def test_each_handler_sees_a_first_warning_once_and_its_repeats_counted_once() -> None:
+    """The file's and the console's filters each pass a new warning; the count is added once."""
+    to_file, to_console = RepeatFilter(window=60.0), RepeatFilter(window=60.0)
+    first = record("address already in use", logging.WARNING)
+    assert to_file.filter(first)
+    assert to_console.filter(first)
+    for _ in range(2):
+        again = record("address already in use", logging.WARNING)
+        assert not to_file.filter(again)
+        assert not to_console.filter(again)
+    to_file.window = to_console.window = 0.0
+    later = record("address already in use", logging.WARNING)
+    assert to_file.filter(later)
+    assert to_console.filter(later)
+    assert later.getMessage() == "address already in use (suppressed 2 repeats)"
+
+
 def test_json_lines_carry_fields() -> None:
     """LOG_FORMAT=json writes one object per line with the event's fields."""
     line = JsonFormatter().format(record("close", fields={"code": 4408, "conn": "c1"}))

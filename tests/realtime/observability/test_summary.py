@@ -50,3 +50,12 @@ def test_summary_counts_connections_codes_durations_warnings_and_repeats() -> No
     report = render(text, "websocket.log")
     assert "1006      1  connection lost" in report
     assert "suppressed repeats: 4" in report
+
+
+def test_1013_reads_as_try_again_later_whatever_the_reason() -> None:
+    """A limit, a drain and a database outage all close with 1013: 'try again later'."""
+    close = "2026-12-01T00:00:00Z INFO realtime.ws close conn=c1 code=1013"
+    lines = [f'{close} reason="server shutting down"', f'{close} reason="database unavailable"']
+    report = render(summarize(lines), "websocket.log")
+    assert "1013      2  try again later" in report
+    assert "connection limit" not in report

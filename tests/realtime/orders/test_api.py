@@ -82,13 +82,34 @@ def test_status_changes_follow_the_state_machine(users: dict[str, Any]) -> None:
     client = Client()
     order_id = post(client, "/api/orders/", {"items": [{"name": "tea", "qty": 1}]}, users["alice"])
     path = f"/api/orders/{order_id.json()['id']}/"
-    assert patch(client, path, {"status": "ready"}, users["staff"]).status_code == 409
+    refused = patch(client, path, {"status": "ready"}, users["staff"])
+    assert refused.status_code == 409
+    assert refused.json() == {
+        "detail": "cannot change status from 'pending' to 'ready'; "
+        "allowed next: confirmed, cancelled",
+        "current": "pending",
+        "allowed": ["confirmed", "cancelled"],
+    }
     assert patch(client, path, {"status": "confirmed"}, users["alice"]).status_code == 403
     confirmed = patch(client, path, {"status": "confirmed", "meta": {"k": 1}}, users["staff"])
     assert confirmed.status_code == 200
     assert confirmed.json()["version"] == 2
     assert patch(client, path, {"status": "cancelled"}, users["alice"]).status_code == 200
-    assert patch(client, path, {"status": "cancelled"}, users["staff"]).status_code == 409
+    final = patch(client, path, {"status": "cancelled"}, users["staff"])
+    assert final.status_code == 409
+    assert final.json()["allowed"] == []
+    assert final.json()["detail"].endswith("allowed next: none, the order is final")
+
+
+def test_the_schema_lists_statuses_as_an_enum() -> None:
+    """OpenAPI names the six statuses wherever a status goes in or out."""
+    schemas = Client().get("/api/openapi.json").json()["components"]["schemas"]
+    statuses = ["pending", "confirmed", "preparing", "ready", "delivered", "cancelled"]
+    assert schemas["Status"]["enum"] == statuses
+    for name in ("OrderPatch", "OrderOut", "Refused"):
+        assert "Status" in str(
+            schemas[name]["properties"]["status" if name != "Refused" else "current"]
+        )
 
 
 def test_bad_bodies_get_4xx_with_a_message(users: dict[str, Any]) -> None:

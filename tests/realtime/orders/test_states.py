@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from realtime.orders.states import Status, can_transition
+from realtime.orders.states import Status, allowed_next, can_transition
 
 FORWARD = [Status.PENDING, Status.CONFIRMED, Status.PREPARING, Status.READY, Status.DELIVERED]
 
@@ -27,3 +27,10 @@ def test_skips_backwards_and_final_states_are_refused() -> None:
 def test_any_open_order_may_be_cancelled(current: Status) -> None:
     """Every non-final status may go to cancelled."""
     assert can_transition(current, Status.CANCELLED)
+
+
+def test_allowed_next_names_the_next_step_and_cancel_until_final() -> None:
+    """An open order may go one step on or be cancelled; a final one nowhere."""
+    assert allowed_next(Status.PREPARING) == [Status.READY, Status.CANCELLED]
+    assert allowed_next(Status.DELIVERED) == []
+    assert allowed_next(Status.CANCELLED) == []
