@@ -178,7 +178,9 @@ def serve(host: str, port: int) -> None:
         signal_handlers=False,
         action_logger=None,
         ping_interval=settings.WEBSOCKET_HEARTBEAT_INTERVAL,
-        ping_timeout=settings.WEBSOCKET_HEARTBEAT_TIMEOUT,
+        # The protocol's pings are the backstop for a peer gone half-open; the
+        # application's 4408, which says why, comes first.
+        ping_timeout=settings.WEBSOCKET_HEARTBEAT_TIMEOUT + settings.WEBSOCKET_HEARTBEAT_INTERVAL,
         websocket_max_message_size=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
         websocket_max_frame_size=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
         # A storm of thousands of connects queues behind the token and user checks.

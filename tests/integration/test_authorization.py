@@ -157,7 +157,7 @@ async def test_forged_tokens_are_refused_on_both_paths(world: World, forgery: st
 
 
 async def test_unknown_websocket_path_is_refused(world: World) -> None:
-    """A WebSocket handshake to a path nobody serves is refused, not crashed."""
+    """A WebSocket handshake to a path nobody serves is refused with a JSON 404, not crashed."""
     with pytest.raises(InvalidStatus) as refused:
         await connect(world.server.ws.replace("/ws/orders/", "/ws/other/"))
-    assert refused.value.response.status_code == 403
+    assert refused.value.response.status_code == 404
