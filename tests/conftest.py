@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from chaos.processes import SECRET_KEY
+from chaos.harness import toxiproxy_answers
+from chaos.processes import HOST, SECRET_KEY, free_port, stop_process, wait_until
 from realtime.orders.accounts import DEMO_PASSWORD
 from tests.secrets_sweep import find_secrets, log_files
 
@@ -32,3 +35,19 @@ def no_secrets_in_any_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     found = find_secrets(log_files(roots), known)
     if found:
         pytest.fail("secrets in log files:\n" + "\n".join(found[:50]), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def toxiproxy_port() -> Iterator[int]:
+    """The bundled Toxiproxy on a free port, for this module's tests."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chaos.toxiproxy", "-host", HOST, "-port", str(port), "-seed", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: toxiproxy_answers(f"http://{HOST}:{port}"), 20, "chaos.toxiproxy")
+        yield port
+    finally:
+        stop_process(process)

@@ -20,18 +20,22 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("daphne.server.Server", "protocol_disconnected"),
     ("daphne.server.Server", "application_checker"),
     ("daphne.server.Server", "listen_success"),
+    ("daphne.server.Server", "listen_error"),
     ("daphne.server.Server", "handle_reply"),
     ("daphne.server.Server", "ws_factory"),
     ("daphne.server.Server", "http_factory"),
     ("daphne.ws_protocol.WebSocketProtocol", "application_queue"),
+    ("daphne.ws_protocol.WebSocketProtocol", "clean_headers"),
     ("daphne.ws_protocol.WebSocketProtocol", "handle_reply"),
     ("daphne.ws_protocol.WebSocketProtocol", "serverClose"),
+    ("daphne.ws_protocol.WebSocketProtocol", "serverReject"),
     ("autobahn.websocket.protocol.WebSocketProtocol", "send_queue"),
     ("autobahn.websocket.protocol.WebSocketProtocol", "_perMessageCompress"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_request_data"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_headers"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_request_params"),
     ("autobahn.websocket.protocol.WebSocketProtocol", "sendCloseFrame"),
+    ("autobahn.websocket.protocol.WebSocketServerProtocol", "sendHttpErrorResponse"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "CONFIG_ATTRS"),
     ("twisted.internet.abstract.FileDescriptor", "_tempDataBuffer"),
     ("twisted.internet.abstract.FileDescriptor", "dataBuffer"),
@@ -69,11 +73,13 @@ def compresses(protocol: Any) -> bool:
 
 
 def release_handshake(protocol: Any) -> None:
-    """Drop what autobahn kept of the handshake: the raw request and its
-    parsed headers (the ASGI scope has its own copy)."""
+    """Drop what autobahn kept of the handshake (the raw request and its
+    parsed headers) and the header list daphne gave the ASGI scope, which
+    only the checks before accept read."""
     protocol.http_request_data = b""
     protocol.http_headers.clear()
     protocol.http_request_params = {}
+    protocol.clean_headers.clear()
 
 
 def write_at_once(protocol: Any, data: bytes) -> int | None:

@@ -159,7 +159,11 @@ def start_hub() -> None:
     try:
         cursor = internals.event_loop().run_until_complete(start())
     except Exception as exc:
-        logger.warning("the hub did not start (%s): the first connection starts it", exc)
+        logger.warning(
+            "the hub did not start (%s: %s): the first connection starts it",
+            type(exc).__name__,
+            exc,
+        )
     else:
         logger.info("hub started at seq %d", cursor)
 

@@ -73,10 +73,6 @@ class Hub:
 
     # Lifecycle
 
-    @property
-    def started(self) -> bool:
-        return self._started is not None and self._started.done()
-
     async def start(self) -> None:
         """Idempotent: the first caller starts the hub, the rest wait for it.
         The server starts it before it listens; a hub whose database was away

@@ -183,7 +183,6 @@ class Connection:
         "replay",
         "scopes",
         "sent_versions",
-        "staff",
         "url_checks",
         "user_id",
         "violations",
@@ -193,7 +192,6 @@ class Connection:
         self.config = config
         self.connection_id = connection_id
         self.user_id = 0
-        self.staff = False
         self.expires_at = 0.0
         self.now = now
         self.closing = False
@@ -236,7 +234,7 @@ class Connection:
         """The handshake was accepted for `principal`; `head` is the newest seq
         the hub has delivered. `query` may carry `scopes` and `since`."""
         self.now = now
-        self.user_id, self.staff = principal.user_id, principal.staff
+        self.user_id = principal.user_id
         self.expires_at = principal.expires_at
         self.cursor = head
         self.flow.ack(head)
@@ -480,10 +478,9 @@ class Connection:
             self.cursor = event.seq
         self.flow.sent(event.seq)
         self.outbox.append(event)
-        if self.flow.lag > self.flow.max_lag or len(self.outbox) > self.flow.max_backlog:
-            overloaded = self.flow.overloaded(len(self.outbox))
-            if overloaded:
-                self._slow_consumer(overloaded)
+        overloaded = self.flow.overloaded(len(self.outbox))
+        if overloaded:
+            self._slow_consumer(overloaded)
         return True
 
     def _slow_consumer(self, why: str) -> None:
@@ -548,12 +545,12 @@ class Connection:
         fields = (("since", replay.since), ("replayed", replay.replayed), ("source", replay.source))
         scope = () if replay.scope is None else (("scope", str(replay.scope)),)
         self.commands.append(Note("resume", fields + scope))
-        self._finish(replay, replay.covered)
+        self._finish(replay)
 
-    def _finish(self, replay: Replay, covered: int) -> None:
+    def _finish(self, replay: Replay) -> None:
         """Go live: reply, then send the held events the replay did not cover."""
         self.replay = None
-        self.cursor = max(self.cursor, covered)
+        self.cursor = max(self.cursor, replay.covered)
         summary = (replay.since, replay.replayed, self.cursor)
         if replay.scope is None:
             self._push(protocol.resumed(*summary, replay.ref))

@@ -23,6 +23,7 @@ from realtime.delivery import replay
 from realtime.delivery.events import Event
 from realtime.delivery.hub import Hub, get_hub
 from realtime.delivery.scopes import Scope
+from realtime.observability import metrics
 from realtime.observability.logging import LIFECYCLE_LOGGER
 from realtime.orders import visibility
 from realtime.tokens import Principal, TokenError, verify_token
@@ -52,14 +53,6 @@ def config() -> connection.Config:
         replay_pages=settings.WEBSOCKET_REPLAY_PAGES,
     )
     return _CONFIGS.setdefault(fresh, fresh)
-
-
-def release_headers(scope: dict[str, Any]) -> None:
-    """The handshake's headers (about 1 KB per idle connection) serve only the
-    checks at connect; a hook that needs one later reads it in `authenticate`."""
-    headers = scope.get("headers")
-    if isinstance(headers, list):
-        headers.clear()
 
 
 class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
@@ -108,19 +101,22 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.attach(scope, send)
         out = self.out
         try:
-            await self.connect_client()
-            while not out.closed:
+            message = await receive()
+            if message["type"] == "websocket.connect":
+                await self.connect_client()
+            while message["type"] != "websocket.disconnect" and not out.closed:
                 message = await receive()
-                if message["type"] == "websocket.disconnect":
-                    code = int(message.get("code") or 1005)
-                    out.lost(code, "connection lost" if code >= 1006 else "client closed")
-                elif message["type"] == "websocket.receive":
+                if message["type"] == "websocket.receive":
+                    metrics.MESSAGES_RECEIVED.inc()
                     text = message.get("text")
                     if text is None:
                         self.conn.receive_binary(time.monotonic())
                     else:
                         self.conn.receive(text, time.monotonic())
                     await self.carry_out()
+            if message["type"] == "websocket.disconnect":
+                code = int(message.get("code") or 1005)
+                out.lost(code, "connection lost" if code >= 1006 else "client closed")
         except asyncio.CancelledError:
             draining = self.hub is not None and self.hub.draining
             out.lost(
@@ -149,11 +145,7 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.scope, self.base_send = scope, send
         now = time.monotonic()
         self.conn = connection.Connection(config(), uuid.uuid4().hex[:12], now)
-        extensions = scope.get("extensions") or {}
-        send_now = extensions.pop(FRAME_SENDER, None)
-        if not extensions:
-            # An empty dict per idle connection is 64 bytes for nothing.
-            scope.pop("extensions", None)
+        send_now = scope.get("extensions", {}).pop(FRAME_SENDER, None)
         self.out = Sender(self.conn, send, send_now, self)
         self.connected_at = now
 
@@ -182,7 +174,6 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return
         self.principal, self.hub = principal, hub
         self.conn.accept(principal, hub.cursor, query_params(self.scope), time.monotonic())
-        release_headers(self.scope)
         hub.register(self)
         journal.accepted(self.conn, principal.username, principal.staff, hub.cursor)
         await self.carry_out()

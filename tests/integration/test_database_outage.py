@@ -9,23 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
-import sys
+import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import pytest
 from toxiproxy.api import APIConsumer
 from toxiproxy.proxy import Proxy
 from toxiproxy.server import Toxiproxy
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
+from websockets.asyncio.client import connect
 
-from chaos.harness import toxiproxy_answers
 from chaos.orders_http import call, new_order, visible_events
-from chaos.processes import HOST, Daphne, free_port, server_env, stop_process, wait_until
+from chaos.processes import HOST, Daphne, free_port, server_env
 from chaos.watchers import watch
 from tests.integration.conftest import FAST, fresh_postgres
+from tests.integration.wsclient import close_code, next_frame
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -33,22 +30,12 @@ POSTGRES_PORT = 5432
 
 
 @pytest.fixture(scope="module")
-def postgres_proxy() -> Iterator[Proxy]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chaos.toxiproxy", "-host", HOST, "-port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+def postgres_proxy(toxiproxy_port: int) -> Proxy:
+    APIConsumer.host, APIConsumer.port = HOST, toxiproxy_port
+    proxy: Proxy = Toxiproxy().create(
+        upstream=f"{HOST}:{POSTGRES_PORT}", name="postgres", listen=f"{HOST}:{free_port()}"
     )
-    try:
-        wait_until(lambda: toxiproxy_answers(f"http://{HOST}:{port}"), 20, "chaos.toxiproxy")
-        APIConsumer.host, APIConsumer.port = HOST, port
-        proxy: Proxy = Toxiproxy().create(
-            upstream=f"{HOST}:{POSTGRES_PORT}", name="postgres", listen=f"{HOST}:{free_port()}"
-        )
-        yield proxy
-    finally:
-        stop_process(process)
+    return proxy
 
 
 @pytest.fixture(scope="module")
@@ -71,25 +58,6 @@ async def cut(proxy: Proxy) -> AsyncIterator[None]:
         await asyncio.to_thread(proxy.enable)
 
 
-async def frames_until(ws: ClientConnection, kind: str) -> dict[str, Any]:
-    for _ in range(100):
-        frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
-        if frame["type"] == "heartbeat":
-            await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
-        elif frame["type"] == kind:
-            return frame
-    raise AssertionError(f"no {kind} frame")
-
-
-async def close_code(ws: ClientConnection) -> int | None:
-    with contextlib.suppress(ConnectionClosed):
-        for _ in range(100):
-            frame = json.loads(await asyncio.wait_for(ws.recv(), 10))
-            if frame["type"] == "heartbeat":
-                await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
-    return ws.close_code
-
-
 async def test_a_connect_during_a_cut_is_told_to_retry_later(
     server: Daphne, postgres_proxy: Proxy
 ) -> None:
@@ -102,7 +70,7 @@ async def test_a_connect_during_a_cut_is_told_to_retry_later(
         assert await close_code(ws) == 1013
         assert ws.close_reason == "database unavailable, try again later"
     async with connect(f"{server.ws}?token={token}", open_timeout=10) as ws:
-        assert (await frames_until(ws, "welcome"))["user"] == "carol"
+        assert (await next_frame(ws, "welcome"))["user"] == "carol"
     assert server.error_lines() == []
 
 
@@ -113,14 +81,14 @@ async def test_a_subscribe_during_a_cut_gets_unavailable_and_the_connection_stay
     token = await asyncio.to_thread(server.manage, "token", "dave", "--create")
     order_id = await asyncio.to_thread(new_order, server.http, token)
     async with connect(f"{server.ws}?token={token}", open_timeout=10) as ws:
-        await frames_until(ws, "welcome")
+        await next_frame(ws, "welcome")
         subscribe = {"type": "subscribe", "scope": f"order:{order_id}", "ref": "s1"}
         async with cut(postgres_proxy):
             await ws.send(json.dumps(subscribe))
-            error = await frames_until(ws, "error")
+            error = await next_frame(ws, "error")
             assert (error["code"], error["ref"]) == ("unavailable", "s1")
         await ws.send(json.dumps({**subscribe, "ref": "s2"}))
-        assert (await frames_until(ws, "subscribed"))["ref"] == "s2"
+        assert (await next_frame(ws, "subscribed"))["ref"] == "s2"
     assert server.error_lines() == []
 
 
@@ -140,12 +108,15 @@ async def test_a_resume_during_a_cut_closes_1013_and_a_client_catches_up_after(
     server.start()
     expected = await asyncio.to_thread(visible_events, server.http, token)
     async with connect(f"{server.ws}?token={token}", open_timeout=10) as ws:
-        await frames_until(ws, "welcome")
+        await next_frame(ws, "welcome")
         async with cut(postgres_proxy):
             await ws.send(json.dumps({"type": "resume", "since": 0}))
             assert await close_code(ws) == 1013
             watcher = watch(server.ws, token, since=0, backoff_base=0.2, backoff_cap=1.0)
-            await asyncio.sleep(3)
+            # The outage lasts until the client has been told to retry twice.
+            deadline = time.monotonic() + 20
+            while watcher.closes().count(1013) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
             assert watcher.updates == []
         try:
             await watcher.wait_updates(len(expected), timeout=20)

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -14,26 +12,11 @@ from toxiproxy.api import APIConsumer
 from toxiproxy.server import Toxiproxy
 
 from chaos.harness import toxiproxy_answers
-from chaos.processes import HOST, free_port, stop_process, wait_until
+from chaos.processes import HOST
 
 
 def api_up(port: int) -> bool:
     return toxiproxy_answers(f"http://{HOST}:{port}")
-
-
-@pytest.fixture(scope="module")
-def toxiproxy_port() -> Iterator[int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chaos.toxiproxy", "-host", HOST, "-port", str(port), "-seed", "1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: api_up(port), 20, "chaos.toxiproxy")
-        yield port
-    finally:
-        stop_process(process)
 
 
 @pytest.fixture

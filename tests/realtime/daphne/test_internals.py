@@ -62,3 +62,23 @@ def test_autobahn_still_copies_its_options_from_the_factory() -> None:
     source = inspect.getsource(WebSocketServerProtocol)
     assert "CONFIG_ATTRS" in source
     assert "maxMessagePayloadSize" in WebSocketServerProtocol.CONFIG_ATTRS
+
+
+def test_releasing_the_handshake_empties_what_only_the_handshake_read() -> None:
+    """The raw request, autobahn's parsed headers and the scope's header list go."""
+    from types import SimpleNamespace
+
+    from realtime.daphne.internals import release_handshake
+
+    headers = [(b"authorization", b"Bearer x")]
+    scope = {"headers": headers}
+    protocol = SimpleNamespace(
+        http_request_data=b"GET /ws/orders/ HTTP/1.1",
+        http_headers={"host": "h"},
+        http_request_params={"token": ["x"]},
+        clean_headers=headers,
+    )
+    release_handshake(protocol)
+    assert (protocol.http_request_data, protocol.http_headers) == (b"", {})
+    assert protocol.http_request_params == {}
+    assert scope["headers"] == []

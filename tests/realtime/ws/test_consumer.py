@@ -11,6 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
+from prometheus_client import REGISTRY
 
 from realtime.asgi import application
 from realtime.delivery.hub import get_hub
@@ -169,3 +170,21 @@ async def test_repeated_violations_close_4400() -> None:
         if frame["type"] == "error":
             codes.append(frame["code"])
     assert codes == ["unknown_type"] * 11 + [4400]
+
+
+def received() -> float:
+    return REGISTRY.get_sample_value("ws_messages_received_total") or 0.0
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_every_frame_from_the_client_is_counted() -> None:
+    """ws_messages_received_total grows by one per client frame, good or bad."""
+    alice = await user("alice")
+    communicator, _ = await connect(issue_token(alice.pk, "alice", False))
+    before = received()
+    await communicator.send_to(text_data=json.dumps({"type": "heartbeat", "ts": 1}))
+    await next_of(communicator, "heartbeat_ack")
+    await communicator.send_to(text_data="not json")
+    await next_of(communicator, "error")
+    assert received() == before + 2
+    await communicator.disconnect()
