@@ -4,16 +4,22 @@ responses that come from elsewhere (a 405 from the API router, say)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
+from django.db import DatabaseError, IntegrityError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import sync_and_async_middleware
 
 JSON = "application/json"
+# Seconds a client should wait before retrying while the database is away.
+DATABASE_RETRY_AFTER = 5
+
+logger = logging.getLogger("realtime.database")
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -78,3 +84,37 @@ def json_errors(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpReq
         return _as_json(get_response(request))
 
     return sync_middleware
+
+
+def database_unavailable() -> JsonResponse:
+    response = JsonResponse({"detail": "database unavailable"}, status=503)
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
+class DatabaseUnavailable:
+    """A view that fails because the database is away answers 503 with
+    Retry-After and one WARNING line (repeats are held back by the log's
+    repeat filter), not a 500 with an ERROR traceback per request."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        return self.answer(exception)
+
+    @staticmethod
+    def answer(exception: Exception) -> HttpResponse | None:
+        # An IntegrityError is a bug or a race in the caller, not an outage.
+        if not isinstance(exception, DatabaseError) or isinstance(exception, IntegrityError):
+            return None
+        logger.warning("database unavailable: %s", type(exception).__name__)
+        return database_unavailable()

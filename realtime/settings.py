@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,10 +44,28 @@ INSTALLED_APPS = [
     "ninja",
     "realtime.orders",
     "realtime.delivery",
+    "axes",
 ]
+
+# Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failures for one
+# username from one address, `POST /api/token/` answers 429 for
+# LOGIN_LOCKOUT seconds, whether or not the username exists.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_FAILURE_LIMIT = env_number("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT = env_number("LOGIN_LOCKOUT", 300)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 
 MIDDLEWARE = [
     "realtime.errors.json_errors",
+    "realtime.errors.DatabaseUnavailable",
     "realtime.slashes.trailing_slash_optional",
     "django.middleware.security.SecurityMiddleware",
     "realtime.static.static_files",
@@ -138,6 +157,13 @@ EVENT_RETENTION = env_number("EVENT_RETENTION", 86400)
 SHUTDOWN_GRACE = env_number("SHUTDOWN_GRACE", 10.0)
 HTTP_IDLE_TIMEOUT = env_number("HTTP_IDLE_TIMEOUT", 60.0)
 TOKEN_TTL = env_number("TOKEN_TTL", 3600)
+# Orders one customer may create: a burst of ORDER_CREATE_BURST, then this many per second.
+ORDER_CREATE_RATE = env_number("ORDER_CREATE_RATE", 1.0)
+ORDER_CREATE_BURST = env_number("ORDER_CREATE_BURST", 20)
+# No token outlives this, `realtime token --ttl` included.
+TOKEN_MAX_TTL = env_number("TOKEN_MAX_TTL", 86400)
+# How stale a user's active and staff flags may be, on open connections and over HTTP.
+AUTH_RECHECK_INTERVAL = env_number("AUTH_RECHECK_INTERVAL", 30.0)
 LOG_DIR = Path(os.environ.get("LOG_DIR", "logs"))
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
 if LOG_FORMAT not in ("text", "json"):

@@ -1,4 +1,7 @@
-"""HS256 access tokens with claims `sub`, `staff`, `exp` (docs/protocol.md)."""
+"""HS256 access tokens with claims `sub`, `name`, `staff`, `iat`, `exp`
+(docs/protocol.md). No token lives longer than TOKEN_MAX_TTL, whatever its
+`exp` says; `staff` is a hint for clients, the server reads it from the
+database."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ class TokenError(Exception):
 
 def issue_token(user_id: int, username: str, staff: bool, ttl: int | None = None) -> str:
     now = int(time.time())
-    lifetime = settings.TOKEN_TTL if ttl is None else ttl
+    lifetime = min(settings.TOKEN_TTL if ttl is None else ttl, settings.TOKEN_MAX_TTL)
     claims = {"sub": str(user_id), "name": username, "staff": staff, "iat": now}
     claims["exp"] = now + lifetime
     return jwt.encode(claims, settings.SECRET_KEY, algorithm=ALGORITHM)
@@ -41,7 +44,7 @@ def verify_token(token: str) -> Principal:
             token,
             settings.SECRET_KEY,
             algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp"]},
+            options={"require": ["sub", "exp", "iat"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token expired") from exc
@@ -49,11 +52,14 @@ def verify_token(token: str) -> Principal:
         raise TokenError("invalid token") from exc
     try:
         user_id = int(claims["sub"])
+        expires_at = min(float(claims["exp"]), float(claims["iat"]) + settings.TOKEN_MAX_TTL)
     except (TypeError, ValueError) as exc:
-        raise TokenError("invalid token subject") from exc
+        raise TokenError("invalid token claims") from exc
+    if expires_at <= time.time():
+        raise TokenError("token expired")
     return Principal(
         user_id=user_id,
         username=str(claims.get("name", user_id)),
         staff=claims.get("staff") is True,
-        expires_at=float(claims["exp"]),
+        expires_at=expires_at,
     )

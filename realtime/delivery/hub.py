@@ -16,7 +16,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from typing import Any, Protocol
 
 from channels.db import database_sync_to_async
@@ -70,6 +70,8 @@ class Hub:
         self._started: asyncio.Future[None] | None = None
         self._channel: str | None = None
         self._joined = False
+        self._receiver: asyncio.Task[None] | None = None
+        self.last_tick = 0.0
 
     # Lifecycle
 
@@ -86,8 +88,9 @@ class Hub:
                 if layer is not None:
                     self._channel = await layer.new_channel("hub.")
                     await self._join()
-                    self._tasks.append(asyncio.create_task(self._receive_loop()))
-                self._tasks.append(asyncio.create_task(self._tick_loop()))
+                    self._receiver = self.spawn(self._receive_loop())
+                self.last_tick = time.monotonic()
+                self.spawn(self._tick_loop())
                 self._started.set_result(None)
             except BaseException as exc:
                 self._started.set_exception(exc)
@@ -95,12 +98,33 @@ class Hub:
                 raise
         await asyncio.shield(self._started)
 
+    def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` for as long as the hub runs: its stop cancels it."""
+        task = asyncio.create_task(work)
+        self._tasks.append(task)
+        return task
+
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        self._receiver = None
         self._started = None
+
+    def health(self, now: float) -> str:
+        """"ok", or what is wrong with the hub's loops (for /health/ready)."""
+        if self._started is None or not self._started.done():
+            return "not started"
+        if self._receiver is not None and self._receiver.done():
+            return "receive loop ended"
+        if self._receiver is not None and not self._joined:
+            # Rejoined by the tick loop once the channel layer answers again.
+            return "not in the events group"
+        # The tick loop runs every tick_period; a blocked event loop stops it.
+        if now - self.last_tick > max(5.0, 4 * self.tick_period):
+            return f"tick loop stalled for {now - self.last_tick:.1f} s"
+        return "ok"
 
     def close_all(self, code: int, reason: str) -> None:
         """Ask every connection to close (graceful drain on SIGTERM)."""
@@ -247,7 +271,7 @@ class Hub:
         next_repair = time.monotonic() + self.repair_interval
         while True:
             await asyncio.sleep(self.tick_period)
-            now = time.monotonic()
+            now = self.last_tick = time.monotonic()
             for subscriber in self._due.pop_due(now):
                 try:
                     next_at = subscriber.tick(now)

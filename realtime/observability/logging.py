@@ -131,14 +131,13 @@ def log_event(
     logger.log(level, event, extra={"fields": fields})
 
 
-class ReadinessAnswerFilter(logging.Filter):
-    """A 503 from /health/ready is the answer to the probe, not a server error;
-    Django would log it at ERROR."""
+class UnavailableAnswerFilter(logging.Filter):
+    """A 503 is an answer the server chose (readiness failing, the database
+    away), logged by whatever chose it, not a server error; Django would log
+    it at ERROR."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        request = getattr(record, "request", None)
-        path = getattr(request, "path", "")
-        return not (getattr(record, "status_code", None) == 503 and path == "/health/ready")
+        return getattr(record, "status_code", None) != 503
 
 
 class ClientFaultFilter(logging.Filter):
@@ -172,7 +171,7 @@ def configure(options: dict[str, Any]) -> None:
                 # first handler and drop it from the second as a repeat.
                 "file_repeats": {"()": RepeatFilter},
                 "console_repeats": {"()": RepeatFilter},
-                "readiness": {"()": ReadinessAnswerFilter},
+                "unavailable": {"()": UnavailableAnswerFilter},
                 "client_fault": {"()": ClientFaultFilter},
             },
             "formatters": {
@@ -204,8 +203,10 @@ def configure(options: dict[str, Any]) -> None:
                 },
                 "django": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
                 # 4xx answers are the client's doing and already carry a JSON body.
-                "django.request": {"level": "ERROR", "filters": ["readiness"]},
+                "django.request": {"level": "ERROR", "filters": ["unavailable"]},
                 "daphne": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
+                # django-axes logs every failed sign-in at WARNING; the API logs the lockout.
+                "axes": {"handlers": ["websocket_file", "console"], "level": "ERROR"},
             },
         }
     )

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import threading
+import time
 from typing import Annotated, Any
 
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.http import HttpRequest, HttpResponse
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Field, NinjaAPI, Path, Schema
 from ninja import Status as Reply
 from ninja.errors import AuthenticationError, ValidationError
 from ninja.security import HttpBearer
 from pydantic import AfterValidator
 
+from realtime.buckets import TokenBucket
+from realtime.errors import DatabaseUnavailable
 from realtime.orders import service
+from realtime.orders.standings import RecentStandings
 from realtime.orders.states import Status
-from realtime.orders.visibility import events_after, user_active, visible_orders
+from realtime.orders.visibility import events_after, visible_orders
 from realtime.tokens import Principal, TokenError, issue_token, verify_token
+
+logger = logging.getLogger("realtime.auth")
 
 MAX_PAGE = 500
 # Ids and seqs are 64-bit in every database; a larger number is a client error, not a 500.
@@ -26,13 +37,50 @@ Text = Annotated[str, AfterValidator(service.check_text)]
 Id = Annotated[int, Field(ge=0, le=MAX_ID)]
 
 
+STANDINGS = RecentStandings(ttl=settings.AUTH_RECHECK_INTERVAL)
+
+
 class BearerAuth(HttpBearer):
+    """A valid token of an active user; staff comes from the database (at
+    most AUTH_RECHECK_INTERVAL old), not from the token."""
+
     def authenticate(self, request: HttpRequest, token: str) -> Principal | None:
         try:
             principal = verify_token(token)
         except TokenError:
             return None
-        return principal if user_active(principal.user_id) else None
+        standing = STANDINGS.get(principal.user_id)
+        if not standing.active:
+            return None
+        return dataclasses.replace(principal, staff=standing.staff)
+
+
+class OrderRate:
+    """Orders each customer may create: a burst, then a steady rate (per process)."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[int, TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        self._buckets.clear()
+
+    def retry_after(self, user_id: int) -> int | None:
+        """None when one more order is allowed now (and counts it); otherwise seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            bucket = self._buckets.get(user_id)
+            if bucket is None:
+                if len(self._buckets) >= 100_000:
+                    self._buckets.clear()
+                bucket = TokenBucket.full(self.rate, now, self.burst / self.rate)
+                self._buckets[user_id] = bucket
+            return None if bucket.allow(now) else bucket.retry_after()
+
+
+ORDER_RATE = OrderRate(settings.ORDER_CREATE_RATE, settings.ORDER_CREATE_BURST)
 
 
 api = NinjaAPI(title="Order updates", version="1", auth=BearerAuth(), urls_namespace="api")
@@ -43,6 +91,15 @@ def unauthorized(request: HttpRequest, exc: AuthenticationError) -> HttpResponse
     return api.create_response(
         request, {"detail": "missing, invalid or expired bearer token"}, status=401
     )
+
+
+@api.exception_handler(DatabaseError)
+def database_away(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    # With DEBUG on, django-ninja would answer a traceback before the middleware sees it.
+    response = DatabaseUnavailable.answer(exc)
+    if response is None:
+        raise exc
+    return response
 
 
 @api.exception_handler(ValidationError)
@@ -120,8 +177,21 @@ class Invalid(Schema):
 
 
 # What any operation may answer: an unparseable body, a missing or bad token,
-# a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a request that fails validation.
-ERRORS: dict[int, type[Schema]] = {400: Message, 401: Message, 413: Message, 422: Invalid}
+# a body over DATA_UPLOAD_MAX_MEMORY_SIZE, a request that fails validation,
+# the database away.
+ERRORS: dict[int, type[Schema]] = {
+    400: Message,
+    401: Message,
+    413: Message,
+    422: Invalid,
+    503: Message,
+}
+
+
+def too_many(detail: str, retry_after: int) -> HttpResponse:
+    response = JsonResponse({"detail": detail}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def check_query(request: HttpRequest, *known: str) -> None:
@@ -147,21 +217,35 @@ def principal_of(request: HttpRequest) -> Principal:
     return auth
 
 
-@api.post("/token/", auth=None, response={200: TokenOut, **ERRORS})
-def token(request: HttpRequest, body: TokenIn) -> Reply[dict[str, Any]]:
+def _token_for(user_id: int, username: str, staff: bool) -> dict[str, Any]:
+    return {"token": issue_token(user_id, username, staff), "user": username, "staff": staff}
+
+
+@api.post("/token/", auth=None, response={200: TokenOut, 429: Message, **ERRORS})
+def token(request: HttpRequest, body: TokenIn) -> Reply[dict[str, Any]] | HttpResponse:
     check_query(request)
     user = authenticate(request, username=body.username, password=body.password)
+    if getattr(request, "axes_locked_out", False):
+        # django-axes refused, or counted the failure that locks out: the same
+        # answer whether or not the username exists.
+        logger.warning(
+            "sign-in locked out after repeated failures address=%s",
+            request.META.get("REMOTE_ADDR", "-"),
+        )
+        return too_many("too many failed sign-ins: try again later", settings.LOGIN_LOCKOUT)
     if user is None or not user.is_active:
         return Reply(401, {"detail": "wrong username or password"})
-    staff = bool(getattr(user, "is_staff", False))
     return Reply(
-        200,
-        {
-            "token": issue_token(user.pk, user.get_username(), staff),
-            "user": user.get_username(),
-            "staff": staff,
-        },
+        200, _token_for(user.pk, user.get_username(), bool(getattr(user, "is_staff", False)))
     )
+
+
+@api.post("/token/refresh/", response={200: TokenOut, **ERRORS})
+def refresh_token(request: HttpRequest) -> Reply[dict[str, Any]]:
+    """A fresh token for the caller's valid token, while their user is active."""
+    check_query(request)
+    who = principal_of(request)
+    return Reply(200, _token_for(who.user_id, who.username, who.staff))
 
 
 @api.get("/orders/", response={200: list[OrderOut], **ERRORS})
@@ -174,10 +258,13 @@ def list_orders(
     return [order.as_dict() for order in orders]
 
 
-@api.post("/orders/", response={201: OrderOut, 403: Message, 404: Message, **ERRORS})
-def create_order(request: HttpRequest, body: OrderIn) -> Reply[dict[str, Any]]:
+@api.post("/orders/", response={201: OrderOut, 403: Message, 404: Message, 429: Message, **ERRORS})
+def create_order(request: HttpRequest, body: OrderIn) -> Reply[dict[str, Any]] | HttpResponse:
     check_query(request)
     who = principal_of(request)
+    wait = None if who.staff else ORDER_RATE.retry_after(who.user_id)
+    if wait is not None:
+        return too_many(f"at most {settings.ORDER_CREATE_RATE:g} new orders per second", wait)
     owner: AbstractBaseUser | None
     users = get_user_model().objects
     if body.owner is not None and body.owner != who.username:

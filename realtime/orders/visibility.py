@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from realtime.orders.models import Order, OrderEvent
-
-
-def user_active(user_id: int) -> bool:
-    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
 
 
 def visible_orders(user_id: int, staff: bool) -> QuerySet[Order]:

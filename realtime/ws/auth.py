@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.http.request import validate_host
+
+from realtime.orders.standings import Standing
 
 
 def query_params(scope: dict[str, Any]) -> dict[str, str]:
@@ -50,40 +52,57 @@ def origin_allowed(scope: dict[str, Any], allowed_hosts: list[str]) -> bool:
     return validate_host(host, allowed_hosts)
 
 
-class ActiveUsers:
-    """Remembers for `ttl` seconds that a user was found active, so a reconnect
-    storm costs one database lookup per user instead of one per connection. A
-    user deactivated meanwhile can still connect within that window."""
+class Standings:
+    """Remembers a user's standing (active, staff) for `ttl` seconds, so a
+    reconnect storm costs one database lookup per user instead of one per
+    connection, and a deactivated or demoted user is noticed within `ttl`
+    (AUTH_RECHECK_INTERVAL)."""
 
-    def __init__(self, ttl: float = 5.0, size: int = 100_000) -> None:
+    def __init__(self, ttl: float, size: int = 100_000) -> None:
         self.ttl = ttl
         self.size = size
-        self._until: dict[int, float] = {}
-        self._pending: dict[int, asyncio.Future[bool]] = {}
+        self._known: dict[int, tuple[float, Standing]] = {}
+        self._pending: dict[int, asyncio.Future[Standing]] = {}
 
-    async def check(self, user_id: int, lookup: Callable[[int], Awaitable[bool]]) -> bool:
-        """Whether the user is active: remembered, or looked up once for every
+    def clear(self) -> None:
+        self._known.clear()
+
+    async def check(self, user_id: int, lookup: Callable[[int], Awaitable[Standing]]) -> Standing:
+        """The user's standing: remembered, or looked up once for every
         connection asking meanwhile (a storm's first thousand connects would
         otherwise each miss the cache and queue a query of their own)."""
-        if self.known(user_id, time.monotonic()):
-            return True
+        known = self.known(user_id, time.monotonic())
+        if known is not None:
+            return known
         pending = self._pending.get(user_id)
         if pending is None:
             pending = asyncio.ensure_future(lookup(user_id))
             self._pending[user_id] = pending
             pending.add_done_callback(lambda _: self._pending.pop(user_id, None))
         # Shielded: one asker going away must not cancel the others' answer.
-        active = await asyncio.shield(pending)
-        if active:
-            self.remember(user_id, time.monotonic())
-        return active
+        standing = await asyncio.shield(pending)
+        self.remember(user_id, standing, time.monotonic())
+        return standing
 
-    def known(self, user_id: int, now: float) -> bool:
-        return self._until.get(user_id, 0.0) > now
+    async def refresh(
+        self,
+        user_ids: Iterable[int],
+        lookup: Callable[[Iterable[int]], Awaitable[dict[int, Standing]]],
+    ) -> dict[int, Standing]:
+        """Look every one of `user_ids` up again, in one batch."""
+        fresh = await lookup(tuple(user_ids))
+        now = time.monotonic()
+        for user_id, standing in fresh.items():
+            self.remember(user_id, standing, now)
+        return fresh
 
-    def remember(self, user_id: int, now: float) -> None:
-        if len(self._until) >= self.size:
-            self._until = {k: v for k, v in self._until.items() if v > now}
-            if len(self._until) >= self.size:
-                self._until.clear()
-        self._until[user_id] = now + self.ttl
+    def known(self, user_id: int, now: float) -> Standing | None:
+        entry = self._known.get(user_id)
+        return entry[1] if entry is not None and entry[0] > now else None
+
+    def remember(self, user_id: int, standing: Standing, now: float) -> None:
+        if len(self._known) >= self.size:
+            self._known = {k: v for k, v in self._known.items() if v[0] > now}
+            if len(self._known) >= self.size:
+                self._known.clear()
+        self._known[user_id] = (now + self.ttl, standing)

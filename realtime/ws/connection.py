@@ -26,13 +26,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from realtime.buckets import TokenBucket
 from realtime.codes import CloseCode, ErrorCode
 from realtime.delivery.events import Event, History
-from realtime.delivery.scopes import MINE, Scope, Visibility
+from realtime.delivery.scopes import ALL, MINE, Scope, Visibility
 from realtime.ws import protocol
 from realtime.ws.flow import FlowControl
 from realtime.ws.heartbeat import HeartbeatAction, HeartbeatState
-from realtime.ws.limits import Strikes, TokenBucket
+from realtime.ws.limits import Strikes
 from realtime.ws.protocol import FrameError, Ref
 
 if TYPE_CHECKING:
@@ -100,6 +101,14 @@ class ReadHistory:
 
 
 @dataclass(frozen=True, slots=True)
+class Authenticate:
+    """Is `token` valid for an active user? Answered by `authenticated`."""
+
+    token: str
+    ref: Ref = None
+
+
+@dataclass(frozen=True, slots=True)
 class Note:
     """A lifecycle line for the log (and its metric)."""
 
@@ -108,7 +117,8 @@ class Note:
 
 
 Output = str | Event | Close
-Command = Join | Leave | CheckScope | ReadHistory | Note
+Command = Join | Leave | CheckScope | ReadHistory | Authenticate | Note
+Request = CheckScope | ReadHistory | Authenticate
 
 UNAVAILABLE = "database unavailable, try again later"
 
@@ -247,6 +257,7 @@ class Connection:
                 heartbeat_timeout=config.heartbeat_timeout,
                 cursor=head,
                 max_lag=config.max_lag,
+                expires_at=principal.expires_at,
             )
         )
         self._join(MINE)
@@ -299,6 +310,8 @@ class Connection:
             self._push(protocol.heartbeat_ack(frame.ts, frame.ref))
         elif isinstance(frame, protocol.HeartbeatAck):
             self._acknowledge(frame.cursor)
+        elif isinstance(frame, protocol.Auth):
+            self.commands.append(Authenticate(frame.token, frame.ref))
         elif isinstance(frame, protocol.Subscribe):
             if frame.since is not None and self.replay is not None:
                 self._refuse(self._busy(frame.ref))
@@ -416,20 +429,68 @@ class Connection:
             return
         replay.pages += 1
         replay.source = answer.source
-        replay.pending.extend(answer.events)
+        visibility = replay.visibility
+        if visibility is None or visibility is request.visibility:
+            replay.pending.extend(answer.events)
+        else:
+            # Read before the user lost a scope.
+            replay.pending.extend(
+                e for e in answer.events if visibility.admits(e.order_id, e.owner_id)
+            )
         if answer.events:
             replay.after = answer.events[-1].seq
         replay.covered = max(replay.covered, answer.head, replay.after)
         replay.complete = answer.complete
         self._pump()
 
-    def request_failed(self, request: CheckScope | ReadHistory, why: str) -> None:
+    def authenticated(self, request: Authenticate, principal: Principal | None, why: str) -> None:
+        """The answer to an `auth` frame: a principal for the same user
+        extends the connection's life; anything else closes it with 4401."""
+        if self.closing:
+            return
+        if principal is None or principal.user_id != self.user_id:
+            self.close(
+                CloseCode.UNAUTHORIZED, why if principal is None else "token for another user"
+            )
+            return
+        self.expires_at = principal.expires_at
+        self.commands.append(Note("auth", (("expires_at", round(principal.expires_at)),)))
+        self._push(protocol.authenticated(principal.expires_at, request.ref))
+
+    def standing(self, active: bool, staff: bool) -> None:
+        """The user's standing, re-read from the database: a deactivated user
+        is closed with 4401; one who is no longer staff loses `all`."""
+        if self.closing:
+            return
+        if not active:
+            self.close(CloseCode.UNAUTHORIZED, "user deactivated")
+            return
+        if staff or ALL not in self.scopes:
+            return
+        self.scopes.discard(ALL)
+        self.commands.append(Leave(ALL))
+        self.commands.append(Note("revoke", (("scope", "all"),)))
+        self._push(protocol.error(ErrorCode.FORBIDDEN, "no longer staff: unsubscribed from all"))
+        replay = self.replay
+        if replay is not None and replay.visibility is not None:
+            visibility = Visibility.of(self.user_id, self.scopes)
+            replay.visibility = visibility
+            replay.pending = [
+                e for e in replay.pending if visibility.admits(e.order_id, e.owner_id)
+            ]
+            replay.held = [e for e in replay.held if visibility.admits(e.order_id, e.owner_id)]
+
+    def request_failed(self, request: Request, why: str) -> None:
         """The database (or a hook) failed: nothing changes but what is said here."""
         if self.closing:
             return
         self.commands.append(
             Note("request failed", (("request", type(request).__name__), ("error", why)))
         )
+        if isinstance(request, Authenticate):
+            # The current token still holds until it expires.
+            self._push(protocol.error(ErrorCode.UNAVAILABLE, UNAVAILABLE, request.ref))
+            return
         if isinstance(request, CheckScope) and not request.from_url:
             self._push(protocol.error(ErrorCode.UNAVAILABLE, UNAVAILABLE, request.ref))
             return

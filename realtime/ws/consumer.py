@@ -9,6 +9,7 @@ client close, server close, failed send, cancellation at shutdown, a crash.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -25,17 +26,26 @@ from realtime.delivery.hub import Hub, get_hub
 from realtime.delivery.scopes import Scope
 from realtime.observability import metrics
 from realtime.observability.logging import LIFECYCLE_LOGGER
-from realtime.orders import visibility
+from realtime.orders import standings, visibility
+from realtime.orders.standings import Standing
 from realtime.tokens import Principal, TokenError, verify_token
-from realtime.ws import connection, journal
-from realtime.ws.auth import ActiveUsers, origin_allowed, query_params, token_from_scope
-from realtime.ws.connection import CheckScope, Close, Join, Leave, Note, ReadHistory
+from realtime.ws import connection, journal, revocation
+from realtime.ws.auth import Standings, origin_allowed, query_params, token_from_scope
+from realtime.ws.connection import (
+    Authenticate,
+    CheckScope,
+    Close,
+    Join,
+    Leave,
+    Note,
+    ReadHistory,
+)
 from realtime.ws.limits import ConnectionLimits
 from realtime.ws.sending import Sender
 from realtime.ws.wire import FRAME_SENDER
 
 logger = logging.getLogger(LIFECYCLE_LOGGER)
-ACTIVE_USERS = ActiveUsers()
+STANDINGS = Standings(ttl=settings.AUTH_RECHECK_INTERVAL)
 ANONYMOUS = Principal(0, "", False, 0.0)
 
 
@@ -70,17 +80,27 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def authenticate(self) -> Principal | None:
         """The principal of a valid token for an active user, or None (4401)."""
+        principal = await self.verify(token_from_scope(self.scope))
+        if principal is None:
+            self.auth_error = self.auth_error or "unauthorized"
+        return principal
+
+    async def verify(self, token: str) -> Principal | None:
+        """The principal `token` stands for, with the staff flag the database
+        holds now, or None with the reason in `auth_error`. Used at connect
+        and for each `auth` frame."""
         try:
-            principal = verify_token(token_from_scope(self.scope))
+            principal = verify_token(token)
         except TokenError as exc:
             self.auth_error = str(exc)
             return None
-        if not await ACTIVE_USERS.check(
-            principal.user_id, database_sync_to_async(visibility.user_active)
-        ):
+        standing = await STANDINGS.check(
+            principal.user_id, database_sync_to_async(standings.standing)
+        )
+        if not standing.active:
             self.auth_error = "unknown or inactive user"
             return None
-        return principal
+        return dataclasses.replace(principal, staff=standing.staff)
 
     async def may_subscribe(self, scope: Scope) -> bool:
         return scope.kind != "all" or self.principal.staff
@@ -175,6 +195,12 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         self.principal, self.hub = principal, hub
         self.conn.accept(principal, hub.cursor, query_params(self.scope), time.monotonic())
         hub.register(self)
+        revocation.ensure_running(
+            hub,
+            STANDINGS,
+            database_sync_to_async(standings.standings),
+            settings.AUTH_RECHECK_INTERVAL,
+        )
         journal.accepted(self.conn, principal.username, principal.staff, hub.cursor)
         await self.carry_out()
 
@@ -182,17 +208,25 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         """Do what the connection asked; a scope check is awaited here, so
         frames after it wait their turn, as they would in any consumer."""
         for _ in range(10_000):
-            checks = self.apply(self.conn.take_commands())
-            if not checks:
+            requests = self.apply(self.conn.take_commands())
+            if not requests:
                 break
-            for request in checks:
+            for request in requests:
                 try:
-                    refused = await self.scope_refusal(request.scope)
+                    await self.answer(request)
                 except Exception as exc:
                     self.conn.request_failed(request, type(exc).__name__)
-                else:
-                    self.conn.scope_checked(request, refused)
         self.out.flush()
+
+    async def answer(self, request: CheckScope | Authenticate) -> None:
+        if isinstance(request, Authenticate):
+            self.auth_error = ""
+            principal = await self.verify(request.token)
+            if principal is not None and principal.user_id == self.principal.user_id:
+                self.principal = principal
+            self.conn.authenticated(request, principal, self.auth_error)
+        else:
+            self.conn.scope_checked(request, await self.scope_refusal(request.scope))
 
     async def scope_refusal(self, scope: Scope) -> ErrorCode | None:
         if not await self.may_subscribe(scope):
@@ -201,9 +235,9 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
             return ErrorCode.NOT_FOUND
         return None
 
-    def apply(self, commands: list[connection.Command]) -> list[CheckScope]:
-        """Carry out what needs no waiting; return the scope checks, which do."""
-        checks: list[CheckScope] = []
+    def apply(self, commands: list[connection.Command]) -> list[CheckScope | Authenticate]:
+        """Carry out what needs no waiting; return the checks, which do."""
+        checks: list[CheckScope | Authenticate] = []
         hub = self.hub
         for command in commands:
             if isinstance(command, Join | Leave):
@@ -252,6 +286,13 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
         due = self.conn.tick(now, time.time(), self.hub.cursor if self.hub else 0)
         self.out.flush()
         return due
+
+    def standing_changed(self, standing: Standing) -> None:
+        """Called every AUTH_RECHECK_INTERVAL with what the database says now."""
+        self.principal = dataclasses.replace(self.principal, staff=standing.staff)
+        self.conn.standing(standing.active, standing.staff)
+        self.apply_pending()
+        self.out.flush()
 
     def shutdown(self, code: int, reason: str) -> None:
         self.conn.close(code, reason)

@@ -6,30 +6,6 @@ from dataclasses import dataclass
 
 
 @dataclass(slots=True)
-class TokenBucket:
-    """`rate` frames per second with a burst of `burst`."""
-
-    rate: float
-    burst: float
-    tokens: float
-    updated: float
-
-    @classmethod
-    def full(cls, rate: float, now: float, burst_factor: float = 2.0) -> TokenBucket:
-        burst = max(1.0, rate * burst_factor)
-        return cls(rate, burst, burst, now)
-
-    def allow(self, now: float) -> bool:
-        elapsed = max(0.0, now - self.updated)
-        self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
-        self.updated = now
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
-            return True
-        return False
-
-
-@dataclass(slots=True)
 class Strikes:
     """Counts refusals; past `limit` the connection is closed."""
 

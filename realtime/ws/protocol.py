@@ -53,7 +53,16 @@ class HeartbeatAck:
     ref: Ref = None
 
 
-ClientFrame = Subscribe | Unsubscribe | Resume | Heartbeat | HeartbeatAck
+@dataclass(frozen=True)
+class Auth:
+    """A fresh token for the same user, replacing the connection's."""
+
+    token: str
+    ref: Ref = None
+
+
+ClientFrame = Subscribe | Unsubscribe | Resume | Heartbeat | HeartbeatAck | Auth
+MAX_TOKEN_LENGTH = 4096
 
 
 @dataclass(frozen=True)
@@ -158,7 +167,15 @@ def _parse_heartbeat_ack(data: dict[str, Any], ref: Ref) -> ClientFrame | FrameE
     return HeartbeatAck(ts, cursor, ref)
 
 
+def _parse_auth(data: dict[str, Any], ref: Ref) -> ClientFrame | FrameError:
+    token = data.get("token")
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        return FrameError(ErrorCode.BAD_MESSAGE, "token must be a non-empty string", ref)
+    return Auth(token, ref)
+
+
 _PARSERS = {
+    "auth": _parse_auth,
     "subscribe": _parse_subscribe,
     "unsubscribe": _parse_unsubscribe,
     "resume": _parse_resume,
@@ -219,6 +236,7 @@ def welcome(
     heartbeat_timeout: float,
     cursor: int,
     max_lag: int,
+    expires_at: float,
 ) -> dict[str, Any]:
     return {
         "type": "welcome",
@@ -228,8 +246,13 @@ def welcome(
         "heartbeat_timeout": heartbeat_timeout,
         "cursor": cursor,
         "max_lag": max_lag,
+        "expires_at": expires_at,
         "protocol": PROTOCOL_VERSION,
     }
+
+
+def authenticated(expires_at: float, ref: Ref) -> dict[str, Any]:
+    return _with_ref({"type": "authenticated", "expires_at": expires_at}, ref)
 
 
 def heartbeat(ts: float, cursor: int) -> dict[str, Any]:

@@ -23,3 +23,22 @@ async def test_a_draining_server_is_not_ready() -> None:
         hub.draining = False
     assert response.status_code == 503
     assert json.loads(response.content)["status"] == "draining"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_idle_server_is_ready_and_says_what_it_checked() -> None:
+    """With no traffic at all, readiness answers 200 with the database and hub checks ok."""
+    try:
+        response = await health.ready(RequestFactory().get("/health/ready"))
+        body = json.loads(response.content)
+        assert response.status_code == 200, body
+        assert body["checks"]["database"] == "ok"
+        assert body["checks"]["hub"] == "ok"
+    finally:
+        await get_hub().stop()
+
+
+async def test_a_hub_that_never_started_is_not_ready() -> None:
+    """The hub's own state is part of readiness: unstarted, it says so."""
+    hub = get_hub()
+    assert hub.health(now=0.0) == "not started"

@@ -5,7 +5,7 @@ import logging
 
 from realtime.observability.logging import (
     JsonFormatter,
-    ReadinessAnswerFilter,
+    UnavailableAnswerFilter,
     RedactingFilter,
     RepeatFilter,
     TextFormatter,
@@ -95,14 +95,8 @@ def test_text_lines_quote_values_with_spaces() -> None:
     assert line.endswith('close reason="client closed" code=1000')
 
 
-def test_a_503_readiness_answer_is_not_logged_as_a_server_error() -> None:
-    """django.request's ERROR for /health/ready's deliberate 503 is dropped; other 5xx stay."""
-    from types import SimpleNamespace
-
-    readiness = ReadinessAnswerFilter()
-    probe = record("Service Unavailable", logging.ERROR, status_code=503)
-    probe.request = SimpleNamespace(path="/health/ready")
-    crash = record("Internal Server Error", logging.ERROR, status_code=500)
-    crash.request = SimpleNamespace(path="/api/orders/")
-    assert not readiness.filter(probe)
-    assert readiness.filter(crash)
+def test_a_503_answer_is_not_logged_as_a_server_error() -> None:
+    """django.request's ERROR for a deliberate 503 (readiness, database away) is dropped; a 500 stays."""
+    unavailable = UnavailableAnswerFilter()
+    assert not unavailable.filter(record("Service Unavailable", logging.ERROR, status_code=503))
+    assert unavailable.filter(record("Internal Server Error", logging.ERROR, status_code=500))

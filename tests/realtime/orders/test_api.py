@@ -195,3 +195,91 @@ def test_events_since_ahead_of_the_head_is_409(users: dict[str, Any]) -> None:
     response = Client().get("/api/events/?since=50", **auth(users["alice"]))
     assert response.status_code == 409
     assert response.json() == {"detail": "since 50 is ahead of the latest seq 0"}
+
+
+def login(client: Client, username: str, password: str) -> Any:
+    body = {"username": username, "password": password}
+    return client.post("/api/token/", body, content_type="application/json")
+
+
+def test_refresh_returns_a_fresh_token_for_an_active_user(users: dict[str, Any]) -> None:
+    """POST /api/token/refresh/ with a valid token answers a new one; a deactivated user gets 401."""
+    client = Client()
+    refreshed = client.post("/api/token/refresh/", **auth(users["alice"]))
+    assert refreshed.status_code == 200
+    assert refreshed.json()["user"] == "alice"
+    fresh = {"HTTP_AUTHORIZATION": f"Bearer {refreshed.json()['token']}"}
+    assert client.get("/api/orders/", **fresh).status_code == 200
+    users["bob"].is_active = False
+    users["bob"].save()
+    assert client.post("/api/token/refresh/", **auth(users["bob"])).status_code == 401
+
+
+def test_staff_comes_from_the_database_not_the_token(users: dict[str, Any]) -> None:
+    """A token that still says staff gets customer rights once the user is demoted."""
+    staff = users["staff"]
+    token = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(staff.pk, 'staff', True)}"}
+    staff.is_staff = False
+    staff.save()
+    mine = post(Client(), "/api/orders/", {"items": [{"name": "tea", "qty": 1}]}, users["alice"])
+    answer = Client().patch(
+        f"/api/orders/{mine.json()['id']}/",
+        json.dumps({"status": "confirmed"}),
+        content_type="application/json",
+        **token,
+    )
+    assert answer.status_code == 404
+
+
+def test_order_creation_is_rate_limited_per_customer(
+    users: dict[str, Any], settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the burst a customer gets 429 with Retry-After; another customer and staff do not."""
+    from realtime.orders import api
+
+    monkeypatch.setattr(api, "ORDER_RATE", api.OrderRate(rate=0.5, burst=3))
+    client, body = Client(), {"items": [{"name": "tea", "qty": 1}]}
+    answers = [post(client, "/api/orders/", body, users["alice"]).status_code for _ in range(4)]
+    assert answers == [201, 201, 201, 429]
+    refused = post(client, "/api/orders/", body, users["alice"])
+    assert refused["Retry-After"] == "2"
+    assert "new orders per second" in refused.json()["detail"]
+    assert post(client, "/api/orders/", body, users["bob"]).status_code == 201
+    assert post(client, "/api/orders/", body, users["staff"]).status_code == 201
+
+
+def test_password_guessing_is_locked_out_without_naming_users(
+    users: dict[str, Any], settings: Any
+) -> None:
+    """At the failure limit: 429 with Retry-After, the same for a real and an unknown name."""
+    client, limit = Client(), settings.LOGIN_FAILURE_LIMIT
+    for name in ("alice", "nobody"):
+        failures = [login(client, name, "guess").status_code for _ in range(limit - 1)]
+        assert failures == [401] * (limit - 1)
+        locked = login(client, name, "guess")
+        assert locked.status_code == 429
+        assert locked["Retry-After"] == str(settings.LOGIN_LOCKOUT)
+        assert locked.json() == {"detail": "too many failed sign-ins: try again later"}
+    # The right password does not get through a lockout either.
+    assert login(client, "alice", "pw-alice").status_code == 429
+    assert login(client, "bob", "pw-bob").status_code == 200
+
+
+def test_a_database_outage_is_503_with_retry_after(
+    users: dict[str, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A view whose query fails answers 503 with Retry-After and logs a WARNING, not an ERROR."""
+    from django.db import OperationalError
+
+    from realtime.orders import api
+
+    def away(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(api, "visible_orders", away)
+    answer = Client().get("/api/orders/", **auth(users["alice"]))
+    assert answer.status_code == 503
+    assert answer.json() == {"detail": "database unavailable"}
+    assert answer["Retry-After"] == "5"
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert any("database unavailable" in r.getMessage() for r in caplog.records)

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterable
 from typing import Any
 
-from realtime.ws.auth import ActiveUsers, origin_allowed, token_from_scope
+from realtime.orders.standings import Standing
+from realtime.ws.auth import Standings, origin_allowed, token_from_scope
 
 HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
@@ -29,59 +32,79 @@ def test_origin_must_be_an_allowed_host() -> None:
     assert not origin_allowed(scope(headers=[(b"origin", b"null")]), HOSTS)
 
 
-def test_active_users_are_remembered_for_the_ttl_only() -> None:
-    """A user found active is known until the TTL passes, then looked up again."""
-    users = ActiveUsers(ttl=5.0)
-    assert not users.known(1, now=100.0)
-    users.remember(1, now=100.0)
-    assert users.known(1, now=104.9)
-    assert not users.known(1, now=105.1)
+ACTIVE = Standing(active=True, staff=False)
+INACTIVE = Standing(active=False, staff=False)
 
 
-def test_active_users_stay_bounded() -> None:
+def test_standings_are_remembered_for_the_ttl_only() -> None:
+    """A standing is known until the TTL passes, then looked up again."""
+    users = Standings(ttl=5.0)
+    assert users.known(1, now=100.0) is None
+    users.remember(1, ACTIVE, now=100.0)
+    assert users.known(1, now=104.9) == ACTIVE
+    assert users.known(1, now=105.1) is None
+
+
+def test_standings_stay_bounded() -> None:
     """Past its size the cache forgets, so a flood of ids cannot grow it without bound."""
-    users = ActiveUsers(ttl=5.0, size=3)
+    users = Standings(ttl=5.0, size=3)
     for user_id in range(10):
-        users.remember(user_id, now=0.0)
-    assert len(users._until) <= 3
-    assert users.known(9, now=1.0)
+        users.remember(user_id, ACTIVE, now=0.0)
+    assert len(users._known) <= 3
+    assert users.known(9, now=1.0) == ACTIVE
 
 
 class HeldLookup:
-    """A user lookup that answers `active` once released, counting its calls."""
+    """A user lookup that answers `standing` once released, counting its calls."""
 
-    def __init__(self, active: bool) -> None:
-        self.active = active
+    def __init__(self, standing: Standing) -> None:
+        self.standing = standing
         self.calls: list[int] = []
         self.started = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def __call__(self, user_id: int) -> bool:
+    async def __call__(self, user_id: int) -> Standing:
         self.calls.append(user_id)
         self.started.set()
         await self.release.wait()
-        return self.active
+        return self.standing
 
 
 async def test_concurrent_checks_share_one_lookup() -> None:
     """Many connections of one user asking at once cost one lookup, whose answer is remembered."""
-    users, lookup = ActiveUsers(ttl=60.0), HeldLookup(active=True)
+    users, lookup = Standings(ttl=60.0), HeldLookup(ACTIVE)
     askers = [asyncio.create_task(users.check(7, lookup)) for _ in range(50)]
     await asyncio.wait_for(lookup.started.wait(), 1)
     lookup.release.set()
-    assert await asyncio.gather(*askers) == [True] * 50
-    assert await users.check(7, lookup)
+    assert await asyncio.gather(*askers) == [ACTIVE] * 50
+    assert await users.check(7, lookup) == ACTIVE
     assert lookup.calls == [7]
 
 
-async def test_an_inactive_user_is_not_remembered_and_a_cancelled_asker_spares_the_rest() -> None:
-    """An inactive user is looked up again next time; a cancelled asker leaves the lookup alone."""
-    users, lookup = ActiveUsers(ttl=60.0), HeldLookup(active=False)
+async def test_a_cancelled_asker_spares_the_rest() -> None:
+    """A cancelled asker leaves the shared lookup alone; an inactive answer is remembered too."""
+    users, lookup = Standings(ttl=60.0), HeldLookup(INACTIVE)
     first, second = (asyncio.create_task(users.check(3, lookup)) for _ in range(2))
     # Both askers wait on the lookup once it runs.
     await asyncio.wait_for(lookup.started.wait(), 1)
     first.cancel()
     lookup.release.set()
-    assert await second is False
-    assert await users.check(3, lookup) is False
-    assert lookup.calls == [3, 3]
+    assert await second == INACTIVE
+    assert await users.check(3, lookup) == INACTIVE
+    assert lookup.calls == [3]
+
+
+async def test_refresh_looks_every_user_up_in_one_batch() -> None:
+    """refresh() asks once for all ids and replaces what was remembered."""
+    users = Standings(ttl=60.0)
+    users.remember(1, ACTIVE, now=0.0)
+    asked: list[tuple[int, ...]] = []
+
+    async def lookup(ids: Iterable[int]) -> dict[int, Standing]:
+        asked.append(tuple(ids))
+        return {1: INACTIVE, 2: Standing(active=True, staff=True)}
+
+    fresh = await users.refresh([1, 2], lookup)
+    assert asked == [(1, 2)]
+    assert fresh[1] == INACTIVE
+    assert users.known(2, time.monotonic()) == Standing(active=True, staff=True)

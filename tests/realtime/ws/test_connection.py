@@ -17,6 +17,7 @@ from realtime.delivery.scopes import ALL, MINE, Scope
 from realtime.tokens import Principal
 from realtime.ws.connection import (
     Admission,
+    Authenticate,
     CheckScope,
     Close,
     Config,
@@ -427,6 +428,87 @@ def test_an_expired_token_closes_4401() -> None:
     drain(conn)
     assert conn.tick(1.0, wall=ALICE.expires_at + 1, head=0) is None
     assert drain(conn) == [Close(CloseCode.UNAUTHORIZED, "token expired")]
+
+
+def test_an_auth_frame_for_the_same_user_extends_the_connection() -> None:
+    """A fresh token for the same user moves the expiry: no 4401 at the old one."""
+    conn = opened(head=0)
+    drain(conn)
+    conn.receive('{"type":"auth","token":"t2","ref":"r"}', now=1.0)
+    [request] = only(conn.take_commands(), Authenticate)
+    assert request == Authenticate("t2", "r")
+    later = Principal(ALICE.user_id, "alice", False, expires_at=ALICE.expires_at + 3600)
+    conn.authenticated(request, later, "")
+    assert drain(conn) == [{"type": "authenticated", "expires_at": later.expires_at, "ref": "r"}]
+    assert conn.tick(2.0, wall=ALICE.expires_at + 1, head=0) is not None
+    assert drain(conn) == []
+
+
+@pytest.mark.parametrize(
+    ("principal", "reason"),
+    [(None, "token expired"), (STAFF, "token for another user")],
+)
+def test_an_auth_frame_that_fails_closes_4401(principal: Principal | None, reason: str) -> None:
+    """An invalid token, or one for another user, closes the connection with 4401."""
+    conn = opened(head=0)
+    drain(conn)
+    conn.receive('{"type":"auth","token":"bad"}', now=1.0)
+    [request] = only(conn.take_commands(), Authenticate)
+    conn.authenticated(request, principal, "token expired")
+    assert drain(conn) == [Close(CloseCode.UNAUTHORIZED, reason)]
+
+
+def test_an_auth_frame_during_an_outage_is_unavailable_and_keeps_the_token() -> None:
+    """A failed token check is an `unavailable` error; the connection stays open."""
+    conn = opened(head=0)
+    drain(conn)
+    conn.receive('{"type":"auth","token":"t2","ref":7}', now=1.0)
+    [request] = only(conn.take_commands(), Authenticate)
+    conn.request_failed(request, "OperationalError")
+    [frame] = drain(conn)
+    assert (frame["code"], frame["ref"]) == ("unavailable", 7)
+    assert not conn.closing
+
+
+def test_a_deactivated_user_is_closed_4401() -> None:
+    """A standing that is no longer active closes with 4401 "user deactivated"."""
+    conn = opened(head=0)
+    drain(conn)
+    conn.standing(active=False, staff=False)
+    assert drain(conn) == [Close(CloseCode.UNAUTHORIZED, "user deactivated")]
+
+
+def test_demoted_staff_lose_all_and_keep_the_rest() -> None:
+    """No longer staff: `all` is left with a forbidden error, `mine` and the connection stay."""
+    conn = opened(STAFF, head=0)
+    conn.receive('{"type":"subscribe","scope":"all"}', now=0.0)
+    [check] = only(conn.take_commands(), CheckScope)
+    conn.scope_checked(check, None)
+    drain(conn)
+    conn.take_commands()
+    conn.standing(active=True, staff=True)
+    assert drain(conn) == [] and ALL in conn.scopes
+    conn.standing(active=True, staff=False)
+    [frame] = drain(conn)
+    assert frame["code"] == "forbidden"
+    assert only(conn.take_commands(), Leave) == [Leave(ALL)]
+    assert conn.scopes == {MINE} and not conn.closing
+
+
+def test_demotion_during_a_replay_drops_what_only_all_admitted() -> None:
+    """Events read under `all` that the user may no longer see are not sent."""
+    conn = opened(STAFF, head=0)
+    conn.receive('{"type":"subscribe","scope":"all","since":0}', now=0.0)
+    [check] = only(conn.take_commands(), CheckScope)
+    conn.scope_checked(check, None)
+    [read] = only(conn.take_commands(), ReadHistory)
+    drain(conn)
+    conn.standing(active=True, staff=False)
+    own = event(1, order_id=1, owner_id=STAFF.user_id)
+    other = event(2, order_id=2, owner_id=99)
+    conn.history(read, History([own, other], True, 2, 0), now=0.0)
+    out = drain(conn)
+    assert ("event", 1) in out and ("event", 2) not in out
 
 
 def test_a_frame_over_the_limit_closes_1009() -> None:

@@ -80,7 +80,7 @@ def test_since_query_parameter() -> None:
 
 
 def test_welcome_has_every_documented_field() -> None:
-    """welcome carries the §2 fields and protocol 1."""
+    """welcome carries the documented fields, the token's expiry among them, and protocol 1."""
     frame = protocol.welcome(
         connection_id="c1",
         user="alice",
@@ -88,10 +88,11 @@ def test_welcome_has_every_documented_field() -> None:
         heartbeat_timeout=60,
         cursor=3,
         max_lag=1000,
+        expires_at=1700000000.0,
     )
-    assert {"connection_id", "user", "heartbeat_interval", "heartbeat_timeout", "cursor"} <= set(
-        frame
-    )
+    fields = {"connection_id", "user", "heartbeat_interval", "heartbeat_timeout", "cursor"}
+    assert fields <= set(frame)
+    assert frame["expires_at"] == 1700000000.0
     assert frame["protocol"] == 1
     assert frame["type"] == "welcome"
 
@@ -109,3 +110,16 @@ def test_encoded_frames_are_ascii_even_with_lone_surrogates() -> None:
     text = protocol.encode({"type": "order.update", "meta": {"note": "caf\u00e9 \ud800"}})
     assert text.isascii()
     assert json.loads(text)["meta"]["note"] == "caf\u00e9 \ud800"
+
+
+def test_auth_frame_carries_a_token() -> None:
+    """An auth frame parses to Auth; a missing, empty or oversized token is bad_message."""
+    assert protocol.parse_client_frame('{"type":"auth","token":"abc","ref":1}') == protocol.Auth(
+        "abc", 1
+    )
+    for body in ('{"type":"auth"}', '{"type":"auth","token":""}', '{"type":"auth","token":5}'):
+        refused = protocol.parse_client_frame(body)
+        assert isinstance(refused, protocol.FrameError)
+        assert refused.code == "bad_message"
+    oversized = '{"type":"auth","token":"' + "a" * (protocol.MAX_TOKEN_LENGTH + 1) + '"}'
+    assert isinstance(protocol.parse_client_frame(oversized), protocol.FrameError)

@@ -1,0 +1,68 @@
+"""Whether a user is active and staff, read from the database, not from
+their token, and remembered for at most AUTH_RECHECK_INTERVAL
+(docs/guarantees.md)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import NamedTuple
+
+from django.contrib.auth import get_user_model
+
+
+class Standing(NamedTuple):
+    """What the database says of a user now, whatever their token says."""
+
+    active: bool
+    staff: bool
+
+
+GONE = Standing(active=False, staff=False)
+# Below every database's limit on bound parameters (SQLite's was 999).
+STANDING_BATCH = 500
+
+
+def standings(user_ids: Iterable[int]) -> dict[int, Standing]:
+    """Every user's standing, in one query per 500 users; a deleted user is GONE."""
+    wanted = sorted(set(user_ids))
+    found = dict.fromkeys(wanted, GONE)
+    users = get_user_model().objects
+    for start in range(0, len(wanted), STANDING_BATCH):
+        batch = wanted[start : start + STANDING_BATCH]
+        for pk, active, staff in users.filter(pk__in=batch).values_list(
+            "pk", "is_active", "is_staff"
+        ):
+            found[pk] = Standing(bool(active), bool(staff))
+    return found
+
+
+def standing(user_id: int) -> Standing:
+    return standings((user_id,))[user_id]
+
+
+class RecentStandings:
+    """A standing per user for HTTP requests, which run in threads: each
+    request costs no user query while its user's standing is fresh."""
+
+    def __init__(self, ttl: float, size: int = 100_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._known: dict[int, tuple[float, Standing]] = {}
+        self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        self._known.clear()
+
+    def get(self, user_id: int) -> Standing:
+        now = time.monotonic()
+        entry = self._known.get(user_id)
+        if entry is not None and entry[0] > now:
+            return entry[1]
+        found = standing(user_id)
+        with self._lock:
+            if len(self._known) >= self.size:
+                self._known.clear()
+            self._known[user_id] = (now + self.ttl, found)
+        return found
