@@ -113,7 +113,7 @@ class Hub:
         self._started = None
 
     def health(self, now: float) -> str:
-        """"ok", or what is wrong with the hub's loops (for /health/ready)."""
+        """ "ok", or what is wrong with the hub's loops (for /health/ready)."""
         if self._started is None or not self._started.done():
             return "not started"
         if self._receiver is not None and self._receiver.done():

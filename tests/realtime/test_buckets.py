@@ -15,7 +15,8 @@ def test_bucket_allows_a_burst_then_the_rate() -> None:
 def test_retry_after_is_the_whole_seconds_until_the_next_token() -> None:
     """An empty bucket at 0.5/s says 2 s; one refilled halfway says 1 s."""
     bucket = TokenBucket.full(rate=0.5, now=0.0, burst_factor=2.0)
-    assert bucket.allow(0.0) and not bucket.allow(0.0)
+    assert bucket.allow(0.0)
+    assert not bucket.allow(0.0)
     assert bucket.retry_after() == 2
     bucket.allow(1.0)
     assert bucket.retry_after() == 1

@@ -5,10 +5,10 @@ import logging
 
 from realtime.observability.logging import (
     JsonFormatter,
-    UnavailableAnswerFilter,
     RedactingFilter,
     RepeatFilter,
     TextFormatter,
+    UnavailableAnswerFilter,
     redact,
 )
 
@@ -96,7 +96,7 @@ def test_text_lines_quote_values_with_spaces() -> None:
 
 
 def test_a_503_answer_is_not_logged_as_a_server_error() -> None:
-    """django.request's ERROR for a deliberate 503 (readiness, database away) is dropped; a 500 stays."""
+    """django.request's ERROR for a deliberate 503 is dropped; a 500 stays."""
     unavailable = UnavailableAnswerFilter()
     assert not unavailable.filter(record("Service Unavailable", logging.ERROR, status_code=503))
     assert unavailable.filter(record("Internal Server Error", logging.ERROR, status_code=500))

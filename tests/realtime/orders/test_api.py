@@ -203,7 +203,7 @@ def login(client: Client, username: str, password: str) -> Any:
 
 
 def test_refresh_returns_a_fresh_token_for_an_active_user(users: dict[str, Any]) -> None:
-    """POST /api/token/refresh/ with a valid token answers a new one; a deactivated user gets 401."""
+    """POST /api/token/refresh/ answers a new token; a deactivated user gets 401."""
     client = Client()
     refreshed = client.post("/api/token/refresh/", **auth(users["alice"]))
     assert refreshed.status_code == 200

@@ -487,12 +487,14 @@ def test_demoted_staff_lose_all_and_keep_the_rest() -> None:
     drain(conn)
     conn.take_commands()
     conn.standing(active=True, staff=True)
-    assert drain(conn) == [] and ALL in conn.scopes
+    assert drain(conn) == []
+    assert ALL in conn.scopes
     conn.standing(active=True, staff=False)
     [frame] = drain(conn)
     assert frame["code"] == "forbidden"
     assert only(conn.take_commands(), Leave) == [Leave(ALL)]
-    assert conn.scopes == {MINE} and not conn.closing
+    assert conn.scopes == {MINE}
+    assert not conn.closing
 
 
 def test_demotion_during_a_replay_drops_what_only_all_admitted() -> None:
@@ -508,7 +510,8 @@ def test_demotion_during_a_replay_drops_what_only_all_admitted() -> None:
     other = event(2, order_id=2, owner_id=99)
     conn.history(read, History([own, other], True, 2, 0), now=0.0)
     out = drain(conn)
-    assert ("event", 1) in out and ("event", 2) not in out
+    assert ("event", 1) in out
+    assert ("event", 2) not in out
 
 
 def test_a_frame_over_the_limit_closes_1009() -> None:
