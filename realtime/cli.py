@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import sys
 
@@ -35,11 +36,31 @@ def _migrate() -> None:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])
 
 
+def loopback(host: str) -> bool:
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # First: it installs the reactor daphne needs.
     from realtime.daphne.server import ListenError, serve
 
     _setup()
+    from django.conf import settings
+
+    if settings.SECRET_KEY == settings.DEV_SECRET_KEY and not (
+        settings.DEBUG or loopback(args.host)
+    ):
+        print(
+            f"realtime serve: SECRET_KEY is not set; it is required to serve on {args.host} "
+            "(the development key is only for loopback addresses or DEBUG=1)",
+            file=sys.stderr,
+        )
+        return 2
     _migrate()
     try:
         serve(args.host, args.port)
@@ -133,8 +154,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from realtime.observability.logging import LogDirError
+
     args = build_parser().parse_args(argv)
-    code: int = args.run(args)
+    try:
+        code: int = args.run(args)
+    except LogDirError as exc:
+        print(f"realtime {args.command}: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

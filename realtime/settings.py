@@ -156,6 +156,10 @@ WEBSOCKET_REPLAY_PAGES = env_number("WEBSOCKET_REPLAY_PAGES", 2000)
 EVENT_RETENTION = env_number("EVENT_RETENTION", 86400)
 SHUTDOWN_GRACE = env_number("SHUTDOWN_GRACE", 10.0)
 HTTP_IDLE_TIMEOUT = env_number("HTTP_IDLE_TIMEOUT", 60.0)
+# A request head must arrive whole within this, however slowly its bytes come.
+HTTP_HEADER_TIMEOUT = env_number("HTTP_HEADER_TIMEOUT", 10.0)
+# Connections one client address may hold before their request head arrives.
+HTTP_MAX_PENDING_PER_ADDRESS = env_number("HTTP_MAX_PENDING_PER_ADDRESS", 1024)
 TOKEN_TTL = env_number("TOKEN_TTL", 3600)
 # Orders one customer may create: a burst of ORDER_CREATE_BURST, then this many per second.
 ORDER_CREATE_RATE = env_number("ORDER_CREATE_RATE", 1.0)

@@ -42,6 +42,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("twisted.internet.tcp.Connection", "socket"),
     ("twisted.internet.tcp.Connection", "TLS"),
     ("twisted.web.http.HTTPFactory", "timeOut"),
+    ("twisted.web.http._GenericHTTPChannelProtocol", "_channel"),
 )
 
 
@@ -114,3 +115,8 @@ def option_names(protocol_class: Any) -> tuple[str, ...]:
 
 def set_http_idle_timeout(server: Any, seconds: float) -> None:
     server.http_factory.timeOut = seconds
+
+
+def http_channel(protocol: Any) -> Any:
+    """The HTTPChannel behind the protocol Twisted's HTTPFactory builds."""
+    return protocol._channel

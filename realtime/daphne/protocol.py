@@ -7,13 +7,17 @@ frames, and nothing of the handshake kept once the socket is open."""
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
 from autobahn.exception import Disconnected
+from autobahn.websocket.types import ConnectionDeny
 from daphne.ws_protocol import WebSocketProtocol
 
 from realtime.daphne import internals
+
+logger = logging.getLogger("realtime.ws")
 
 # Frames waiting for a consumer before the protocol stops reading its socket,
 # and the depth at which it reads again: a client sending faster than its
@@ -40,6 +44,23 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
     def connectionMade(self) -> None:
         super().connectionMade()
         self.transport.bufferSize = INBOUND_READ_BYTES
+
+    def onConnect(self, request: Any) -> Any:
+        # daphne decodes these as ASCII and would log a client's bad header
+        # as an ERROR traceback before answering 500.
+        for name, value in request.headers.items():
+            if not name.isascii() or (
+                name.lower() == "sec-websocket-protocol" and not value.isascii()
+            ):
+                logger.info(
+                    "refused a handshake: non-ASCII %s header",
+                    name.encode("ascii", "replace").decode(),
+                )
+                raise ConnectionDeny(HTTPStatus.BAD_REQUEST, "headers must be ASCII")  # type: ignore[no-untyped-call]
+        if not request.path.isascii():
+            logger.info("refused a handshake: non-ASCII path")
+            raise ConnectionDeny(HTTPStatus.BAD_REQUEST, "the path must be ASCII")  # type: ignore[no-untyped-call]
+        return super().onConnect(request)
 
     def onOpen(self) -> None:
         super().onOpen()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import resource
 import signal
 import threading
 import time
@@ -23,6 +24,7 @@ import daphne.server
 from django.conf import settings
 
 from realtime.daphne import internals
+from realtime.daphne.heads import HeadLimits, LimitedHTTPFactory
 from realtime.daphne.protocol import OrdersWebSocketProtocol, share_options
 from realtime.ws.wire import FRAME_SENDER
 
@@ -83,11 +85,24 @@ class OrdersServer(daphne.server.Server):  # type: ignore[misc]
     peer left) instead of over all of them: that scan was 42 % of an idle
     server's CPU at 5,000 connections."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, head_limits: HeadLimits, **kwargs: Any) -> None:
+        self.head_limits = head_limits
+        self._http_factory: LimitedHTTPFactory | None = None
         super().__init__(*args, **kwargs)
         self.changed: set[Any] = set()
         self.ports: list[Any] = []
         self.listen_failure = ""
+
+    @property
+    def http_factory(self) -> LimitedHTTPFactory | None:
+        return self._http_factory
+
+    @http_factory.setter
+    def http_factory(self, factory: Any) -> None:
+        # daphne builds a plain HTTPFactory in run(), just before it listens.
+        if not isinstance(factory, LimitedHTTPFactory):
+            factory = LimitedHTTPFactory(self, self.head_limits)
+        self._http_factory = factory
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Inbox | None:
         table = internals.connections(self)
@@ -177,6 +192,9 @@ def serve(host: str, port: int) -> None:
     from twisted.internet import reactor
 
     server = OrdersServer(
+        head_limits=HeadLimits(
+            reactor, settings.HTTP_HEADER_TIMEOUT, settings.HTTP_MAX_PENDING_PER_ADDRESS
+        ),
         application=get_default_application(),
         endpoints=[endpoint(host, port)],
         signal_handlers=False,
@@ -194,6 +212,7 @@ def serve(host: str, port: int) -> None:
     )
     if settings.SECRET_KEY == settings.DEV_SECRET_KEY:
         logger.warning("SECRET_KEY is not set: tokens are signed with the development key")
+    raise_file_limit()
     start_hub()
     drain = Drain(reactor, server, settings.SHUTDOWN_GRACE)
     reactor.callWhenRunning(drain.install)
@@ -201,6 +220,21 @@ def serve(host: str, port: int) -> None:
     server.run()
     if server.listen_failure:
         raise ListenError(f"cannot listen on {host}:{port}: {server.listen_failure}")
+
+
+def raise_file_limit() -> None:
+    """Every connection is a file: the usual soft limit of 1024 locked the
+    server out at about 1,010 sockets while the hard limit allowed far more."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 1_048_576)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError) as exc:
+            logger.warning("could not raise the open-file limit from %d: %s", soft, exc)
+        else:
+            soft = target
+    logger.info("open-file limit %d", soft)
 
 
 def configure_protocols(server: Any) -> None:

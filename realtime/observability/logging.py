@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import logging.handlers
 import re
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -155,10 +157,48 @@ class ClientFaultFilter(logging.Filter):
         return True
 
 
+class LogDirError(Exception):
+    """LOG_DIR cannot be created or written."""
+
+
+class ReportingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file whose failures (a full disk, a vanished directory)
+    are reported on stderr once a minute with the count of lines lost,
+    instead of a traceback per line."""
+
+    report_every = 60.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lost = 0
+        self.reported_at = -self.report_every
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        self.lost += 1
+        now = time.monotonic()
+        if now - self.reported_at < self.report_every:
+            return
+        error = sys.exc_info()[1]
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        try:
+            sys.stderr.write(
+                f"{stamp} ERROR realtime.logging writing {self.baseFilename} failed: "
+                f"{type(error).__name__}: {error} ({self.lost} lines lost since the last report)\n"
+            )
+        except (OSError, ValueError):
+            return
+        self.reported_at, self.lost = now, 0
+
+
 def configure(options: dict[str, Any]) -> None:
     """Django's LOGGING_CONFIG hook; `options` is settings.LOGGING."""
     log_dir = Path(options["log_dir"])
-    log_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with (log_dir / "websocket.log").open("a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise LogDirError(f"LOG_DIR {log_dir} is not writable: {exc.strerror or exc}") from None
     formatter = "json" if options.get("format") == "json" else "text"
     level = options.get("level", "INFO")
     logging.config.dictConfig(
@@ -180,7 +220,7 @@ def configure(options: dict[str, Any]) -> None:
             },
             "handlers": {
                 "websocket_file": {
-                    "class": "logging.handlers.RotatingFileHandler",
+                    "()": ReportingFileHandler,
                     "filename": str(log_dir / "websocket.log"),
                     "maxBytes": 20 * 1024 * 1024,
                     "backupCount": 5,

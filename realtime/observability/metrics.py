@@ -6,7 +6,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 OPEN_CONNECTIONS = Gauge("ws_connections_open", "WebSocket connections open now")
 CONNECTIONS_CLOSED = Counter(
-    "ws_connections_total", "WebSocket connections closed, by close code", ["code"]
+    "ws_connections_total",
+    "WebSocket connections closed, by close code and by who closed (client, server, network)",
+    ["code", "by"],
 )
 MESSAGES_SENT = Counter("ws_messages_sent_total", "Frames sent to clients")
 MESSAGES_RECEIVED = Counter("ws_messages_received_total", "Frames received from clients")

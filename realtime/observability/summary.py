@@ -35,6 +35,7 @@ class Summary:
     last: str = ""
     accepted: int = 0
     closes: Counter[int] = field(default_factory=Counter)
+    closed_by: Counter[tuple[int, str]] = field(default_factory=Counter)
     durations: list[float] = field(default_factory=list)
     warnings: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
@@ -84,6 +85,7 @@ def summarize(lines: Iterable[str]) -> Summary:
             summary.accepted += 1
         elif entry.event == "close" and entry.fields.get("code", "").isdigit():
             summary.closes[int(entry.fields["code"])] += 1
+            summary.closed_by[(int(entry.fields["code"]), entry.fields.get("by", "-"))] += 1
             with contextlib.suppress(ValueError):
                 summary.durations.append(float(entry.fields.get("duration", "")))
         if entry.level == "WARNING":
@@ -107,9 +109,12 @@ def render(summary: Summary, name: str) -> str:
     closed = sum(summary.closes.values())
     out.append(f"connections: {summary.accepted} accepted, {closed} closed")
     if summary.closes:
-        out += ["", "close code  count  meaning"]
+        out += ["", "close code  count  meaning (closed by)"]
         for code, count in sorted(summary.closes.items()):
-            out.append(f"{code:>10}  {count:>5}  {DESCRIPTIONS.get(code, 'other')}")
+            by = ", ".join(
+                f"{who} {n}" for (c, who), n in sorted(summary.closed_by.items()) if c == code
+            )
+            out.append(f"{code:>10}  {count:>5}  {DESCRIPTIONS.get(code, 'other')} ({by})")
     if summary.durations:
         d = summary.durations
         out += [

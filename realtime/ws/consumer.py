@@ -136,12 +136,16 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
                     await self.carry_out()
             if message["type"] == "websocket.disconnect":
                 code = int(message.get("code") or 1005)
-                out.lost(code, "connection lost" if code >= 1006 else "client closed")
+                if code == CloseCode.ABNORMAL:
+                    out.lost(code, "connection lost")
+                else:
+                    out.lost(code, "client closed", "client")
         except asyncio.CancelledError:
             draining = self.hub is not None and self.hub.draining
             out.lost(
                 CloseCode.SERVICE_RESTART if draining else 1006,
                 "server shutdown" if draining else "cancelled",
+                "server",
             )
             raise
         except Exception:

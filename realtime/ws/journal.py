@@ -44,7 +44,7 @@ def record(conn: Connection, note: Note) -> None:
 
 def closed(conn: Connection, out: Sender, user: str, connected_at: float) -> None:
     code = out.close_code if out.close_code is not None else 1006
-    metrics.CONNECTIONS_CLOSED.labels(code=str(code)).inc()
+    metrics.CONNECTIONS_CLOSED.labels(code=str(code), by=out.closed_by).inc()
     log_event(
         logger,
         "close",
@@ -52,6 +52,7 @@ def closed(conn: Connection, out: Sender, user: str, connected_at: float) -> Non
         conn=conn.connection_id,
         user=user or "-",
         code=code,
+        by=out.closed_by,
         reason=out.close_reason or "-",
         duration=round(time.monotonic() - connected_at, 3),
         messages_in=conn.messages_in,

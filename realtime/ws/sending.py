@@ -44,6 +44,7 @@ class Sender:
         "close_code",
         "close_reason",
         "closed",
+        "closed_by",
         "conn",
         "crashed",
         "messages_out",
@@ -67,13 +68,15 @@ class Sender:
         self.closed = self.crashed = False
         self.close_code: int | None = None
         self.close_reason = ""
+        self.closed_by = "network"
         self.messages_out = 0
 
-    def lost(self, code: int, reason: str) -> None:
-        """The peer is gone (or the server is going): nothing more is sent."""
+    def lost(self, code: int, reason: str, by: str = "network") -> None:
+        """The connection ended (`by` the client, the server or the network):
+        nothing more is sent."""
         if not self.closed:
             self.closed = True
-            self.close_code, self.close_reason = code, reason
+            self.close_code, self.close_reason, self.closed_by = code, reason, by
 
     def flush(self) -> None:
         conn = self.conn
@@ -157,7 +160,7 @@ class Sender:
     async def close_now(self, close: Close) -> None:
         if self.closed:
             return
-        self.lost(close.code, close.reason)
+        self.lost(close.code, close.reason, "server")
         try:
             # autobahn refuses an IntEnum: it checks type(code) is int.
             await self.base_send(

@@ -82,3 +82,14 @@ def test_releasing_the_handshake_empties_what_only_the_handshake_read() -> None:
     assert (protocol.http_request_data, protocol.http_headers) == (b"", {})
     assert protocol.http_request_params == {}
     assert scope["headers"] == []
+
+
+def test_the_http_channel_is_behind_what_the_http_factory_builds() -> None:
+    """http_channel finds the HTTPChannel whose transport the head deadline aborts."""
+    from daphne.http_protocol import HTTPFactory
+    from twisted.web.http import HTTPChannel
+
+    from realtime.daphne.internals import http_channel
+
+    protocol = HTTPFactory(server=None).buildProtocol(None)
+    assert isinstance(http_channel(protocol), HTTPChannel)

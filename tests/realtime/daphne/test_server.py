@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from realtime.daphne.heads import HeadLimits
 from realtime.daphne.server import Inbox, OrdersServer
 
 pytestmark = pytest.mark.timeout(30)
@@ -31,7 +32,12 @@ def server(monkeypatch: pytest.MonkeyPatch) -> OrdersServer:
 
     # The checker reschedules itself on the reactor, which does not run here.
     monkeypatch.setattr(reactor, "callLater", lambda *args, **kwargs: None)
-    return OrdersServer(application=None, endpoints=["tcp:0"], application_close_timeout=0.2)
+    return OrdersServer(
+        head_limits=HeadLimits(reactor, timeout=10.0, per_address=10),
+        application=None,
+        endpoints=["tcp:0"],
+        application_close_timeout=0.2,
+    )
 
 
 async def test_the_inbox_hands_items_to_its_reader_in_order() -> None:

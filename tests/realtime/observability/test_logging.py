@@ -2,13 +2,19 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
+
+import pytest
 
 from realtime.observability.logging import (
     JsonFormatter,
+    LogDirError,
     RedactingFilter,
     RepeatFilter,
+    ReportingFileHandler,
     TextFormatter,
     UnavailableAnswerFilter,
+    configure,
     redact,
 )
 
@@ -100,3 +106,36 @@ def test_a_503_answer_is_not_logged_as_a_server_error() -> None:
     unavailable = UnavailableAnswerFilter()
     assert not unavailable.filter(record("Service Unavailable", logging.ERROR, status_code=503))
     assert unavailable.filter(record("Internal Server Error", logging.ERROR, status_code=500))
+
+
+class FullDisk:
+    def write(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+    def flush(self) -> None:
+        return None
+
+
+def test_a_failing_log_file_is_reported_once_a_minute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A full disk costs one stderr line a minute with the lines lost, not a traceback per line."""
+    handler = ReportingFileHandler(str(tmp_path / "websocket.log"), encoding="utf-8")
+    handler.stream = FullDisk()  # type: ignore[assignment]
+    for _ in range(500):
+        handler.emit(record("close", logging.INFO))
+    first = capsys.readouterr().err.splitlines()
+    assert len(first) == 1
+    assert "No space left on device (1 lines lost since the last report)" in first[0]
+    handler.reported_at -= ReportingFileHandler.report_every
+    handler.emit(record("close", logging.INFO))
+    assert "(500 lines lost since the last report)" in capsys.readouterr().err
+    handler.stream = None  # type: ignore[assignment]
+
+
+def test_an_unwritable_log_dir_is_one_error_naming_it(tmp_path: Path) -> None:
+    """LOG_DIR under a file cannot be made: LogDirError names LOG_DIR and the reason."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(LogDirError, match=r"LOG_DIR .*file/logs is not writable: Not a directory"):
+        configure({"log_dir": blocker / "logs"})

@@ -59,3 +59,11 @@ def test_1013_reads_as_try_again_later_whatever_the_reason() -> None:
     report = render(summarize(lines), "websocket.log")
     assert "1013      2  try again later" in report
     assert "connection limit" not in report
+
+
+def test_closes_say_who_closed() -> None:
+    """A 1011 a client sent is told apart from the server's own 1011."""
+    close = "2026-12-01T00:00:00Z INFO realtime.ws close conn=c1 code=1011"
+    lines = [f"{close} by=client", f"{close} by=client", f"{close} by=server"]
+    report = render(summarize(lines), "websocket.log")
+    assert "1011      3  server error (client 2, server 1)" in report

@@ -1,0 +1,131 @@
+"""Limits on HTTP request heads (docs/operations.md): each head must arrive
+whole within HTTP_HEADER_TIMEOUT of its first byte or of the connection,
+however slowly its bytes trickle in (daphne's idle timeout restarts on every
+byte, so one header line every 20 s held a socket forever), and one client
+address may hold at most HTTP_MAX_PENDING_PER_ADDRESS connections whose head
+has not arrived. A refusal is logged as a WARNING, at most once a minute."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+from typing import Any
+
+from daphne.http_protocol import HTTPFactory, WebRequest
+
+from realtime.daphne import internals
+
+logger = logging.getLogger("realtime.server")
+
+WARN_EVERY = 60.0
+
+
+class HeadLimits:
+    """The pending heads per client address, and what was refused."""
+
+    def __init__(self, reactor: Any, timeout: float, per_address: int) -> None:
+        self.reactor = reactor
+        self.timeout = timeout
+        self.per_address = per_address
+        self.pending: dict[str, int] = {}
+        self.refused = 0
+        self.expired = 0
+        self._warned_at = -WARN_EVERY
+        self._unreported = 0
+
+    def admit(self, host: str) -> bool:
+        if self.pending.get(host, 0) >= self.per_address:
+            self.refused += 1
+            self._warn(
+                f"refused a connection from {host}: {self.per_address} connections "
+                "from that address have not sent their request head"
+            )
+            return False
+        return True
+
+    def hold(self, host: str) -> None:
+        self.pending[host] = self.pending.get(host, 0) + 1
+
+    def release(self, host: str) -> None:
+        left = self.pending.get(host, 0) - 1
+        if left > 0:
+            self.pending[host] = left
+        else:
+            self.pending.pop(host, None)
+
+    def timed_out(self, host: str) -> None:
+        self.expired += 1
+        self._warn(f"dropped a connection from {host}: no request head within {self.timeout:g} s")
+
+    def _warn(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._warned_at < WARN_EVERY:
+            self._unreported += 1
+            return
+        held = f" ({self._unreported} more since the last report)" if self._unreported else ""
+        self._warned_at, self._unreported = now, 0
+        logger.warning("%s%s", message, held)
+
+
+class Ticket:
+    """One connection's request head: due by its deadline, counted until it arrives."""
+
+    __slots__ = ("host", "limits", "protocol", "timer")
+
+    def __init__(self, limits: HeadLimits, host: str, protocol: Any) -> None:
+        self.limits = limits
+        self.host = host
+        self.protocol = protocol
+        self.timer: Any = None
+        self.start()
+
+    def start(self) -> None:
+        if self.timer is None:
+            self.limits.hold(self.host)
+            self.timer = self.limits.reactor.callLater(self.limits.timeout, self.expire)
+
+    def arrived(self) -> None:
+        if self.timer is not None:
+            if self.timer.active():
+                self.timer.cancel()
+            self.timer = None
+            self.limits.release(self.host)
+
+    def expire(self) -> None:
+        self.timer = None
+        self.limits.release(self.host)
+        transport = internals.http_channel(self.protocol).transport
+        if transport is not None and transport.connected:
+            self.limits.timed_out(self.host)
+            transport.abortConnection()
+
+
+class TimedRequest(WebRequest):  # type: ignore[misc]
+    """daphne's request, telling its connection's ticket when its head is in."""
+
+    def __init__(self, ticket: Ticket, channel: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(channel, *args, **kwargs)
+        self.ticket = ticket
+        # A kept-alive connection's next request is due within the timeout too.
+        ticket.start()
+
+    def gotLength(self, length: int | None) -> None:
+        self.ticket.arrived()
+        super().gotLength(length)
+
+
+class LimitedHTTPFactory(HTTPFactory):  # type: ignore[misc]
+    def __init__(self, server: Any, limits: HeadLimits) -> None:
+        super().__init__(server)
+        self.limits = limits
+
+    def buildProtocol(self, addr: Any) -> Any:
+        host = str(getattr(addr, "host", ""))
+        # None refuses the connection: Twisted closes the socket at once.
+        if not self.limits.admit(host):
+            return None
+        protocol = super().buildProtocol(addr)
+        ticket = Ticket(self.limits, host, protocol)
+        protocol.requestFactory = partial(TimedRequest, ticket)
+        return protocol
