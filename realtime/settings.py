@@ -98,8 +98,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # PATCHes; IMMEDIATE takes the write lock at BEGIN, because a deferred
     # transaction that upgrades from reading to writing fails with "database
     # is locked" without waiting.
+    # In WAL mode readers never block the writer: with the default journal,
+    # a replay reading history page after page starved every commit.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL;",
+        }
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -153,6 +159,9 @@ WEBSOCKET_MAX_CONNECTIONS = env_number("WEBSOCKET_MAX_CONNECTIONS", 20000)
 WEBSOCKET_MAX_CONNECTIONS_PER_USER = env_number("WEBSOCKET_MAX_CONNECTIONS_PER_USER", 20)
 # Pages of 500 events one replay may read before it answers resync_required.
 WEBSOCKET_REPLAY_PAGES = env_number("WEBSOCKET_REPLAY_PAGES", 2000)
+# Replay pages read at once for one user, and in the process; the rest wait.
+WEBSOCKET_MAX_REPLAYS_PER_USER = env_number("WEBSOCKET_MAX_REPLAYS_PER_USER", 2)
+WEBSOCKET_MAX_REPLAYS = env_number("WEBSOCKET_MAX_REPLAYS", 4)
 EVENT_RETENTION = env_number("EVENT_RETENTION", 86400)
 SHUTDOWN_GRACE = env_number("SHUTDOWN_GRACE", 10.0)
 HTTP_IDLE_TIMEOUT = env_number("HTTP_IDLE_TIMEOUT", 60.0)

@@ -41,6 +41,7 @@ class OrdersTarget:
         redis_url: str = "",
         database_url: str = "",
         orm: bool = False,
+        settings: dict[str, str] | None = None,
     ) -> None:
         if orm and not redis_url:
             raise ValueError("an ORM writer reaches the server only through Redis")
@@ -50,6 +51,7 @@ class OrdersTarget:
             "WEBSOCKET_HEARTBEAT_TIMEOUT": str(max(60.0, heartbeat * 3)),
             "WEBSOCKET_MAX_CONNECTIONS": "1000000",
             "WEBSOCKET_MAX_CONNECTIONS_PER_USER": "1000000",
+            **(settings or {}),
         }
         env = server_env(
             database_url=database_url or f"sqlite:///{workdir / 'db.sqlite3'}",

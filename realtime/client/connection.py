@@ -45,6 +45,7 @@ BUFFER = 10_000
 SILENCE_FACTOR = 2.0
 SNAPSHOT_PAGE = 500
 SNAPSHOT_PAGES = 1000
+RENEW_RETRY = 5.0
 
 
 class State(Enum):
@@ -220,9 +221,11 @@ class OrdersClient:
         self._ws = ws
         self._refused_403s = 0
         self.session.opened()
+        renewer = asyncio.create_task(self._renew(ws))
         try:
             return await self._read(ws)
         finally:
+            renewer.cancel()
             self._ws = None
             ws.transport.abort()
 
@@ -261,6 +264,51 @@ class OrdersClient:
                 await self._resync()
             for update in step.updates:
                 await self._items.put(update)
+
+    async def _renew(self, ws: ClientConnection) -> None:
+        """Before the token expires, fetch a fresh one from
+        `POST /api/token/refresh/` and hand it to the server in an `auth`
+        frame; reconnects use it too. A failed fetch is retried."""
+        for _ in range(1_000_000):
+            due = self.session.renew_at(time.time())
+            if due is None:
+                await asyncio.sleep(1)
+                continue
+            await asyncio.sleep(max(0.0, due - time.time()))
+            try:
+                self.token = await self.refresh_token()
+            except urllib.error.HTTPError as exc:
+                if exc.code in (401, 403):
+                    logger.warning("token refresh refused (%d): the token will expire", exc.code)
+                    return
+                logger.warning("token refresh failed (%d); retrying", exc.code)
+                await asyncio.sleep(RENEW_RETRY)
+                continue
+            except (OSError, ValueError) as exc:
+                logger.warning("token refresh failed: %s; retrying", exc)
+                await asyncio.sleep(RENEW_RETRY)
+                continue
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(json.dumps({"type": "auth", "token": self.token}))
+            # The `authenticated` answer moves expires_at; until it does, wait.
+            before = self.session.expires_at
+            for _ in range(100):
+                if self.session.expires_at != before:
+                    break
+                await asyncio.sleep(0.1)
+
+    async def refresh_token(self) -> str:
+        """A fresh token for this client's user (override to renew another way)."""
+        return await asyncio.to_thread(self._post_refresh)
+
+    def _post_refresh(self) -> str:
+        request = urllib.request.Request(f"{self.api_url}/api/token/refresh/", method="POST")
+        request.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(request, timeout=self.open_timeout) as response:
+            token = json.loads(response.read()).get("token")
+        if not isinstance(token, str):
+            raise ValueError("POST /api/token/refresh/ answered no token")
+        return token
 
     async def _resync(self) -> None:
         try:

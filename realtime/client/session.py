@@ -60,6 +60,10 @@ class ProtocolError(ValueError):
     """The server sent something that is not protocol v1."""
 
 
+# Seconds before expiry by which a token is renewed.
+RENEW_MARGIN = 10.0
+
+
 class Session:
     def __init__(self, since: int | None = None, scopes: tuple[str, ...] = ("mine",)) -> None:
         parsed = [Scope.parse(scope) for scope in scopes]
@@ -72,6 +76,8 @@ class Session:
         self.stats = Stats()
         self.heartbeat_interval: float | None = None
         self.connection_id = "-"
+        # When the server says the connection's token expires (epoch seconds).
+        self.expires_at: float | None = None
         self._opened()
 
     def query(self) -> dict[str, str]:
@@ -112,6 +118,8 @@ class Session:
                 step.send.append(self.ack(ts=frame.get("ts")))
             elif kind == "welcome":
                 self._welcome(frame, step)
+            elif kind == "authenticated":
+                self.expires_at = float(frame["expires_at"])
             elif kind == "resumed":
                 self.stats.replayed += int(frame["replayed"])
                 self._move_to(int(frame["cursor"]))
@@ -126,6 +134,14 @@ class Session:
             raise ProtocolError(f"malformed {kind} frame: {exc}") from exc
         return step
 
+    def renew_at(self, now: float) -> float | None:
+        """When to fetch a fresh token: a fifth of the time left before it
+        expires, and at least RENEW_MARGIN seconds before; None if unknown."""
+        if self.expires_at is None:
+            return None
+        left = self.expires_at - now
+        return now + max(0.0, min(left * 0.8, left - RENEW_MARGIN))
+
     def ack(self, ts: object = None) -> dict[str, Any]:
         """A `heartbeat_ack` carrying the highest seq held, for the server's flow control."""
         self.unacked = 0
@@ -138,6 +154,8 @@ class Session:
         self.connection_id = str(frame["connection_id"])
         self.heartbeat_interval = float(frame["heartbeat_interval"])
         self.ack_every = max(1, int(frame.get("max_lag", DEFAULT_MAX_LAG)) // 4)
+        if "expires_at" in frame:
+            self.expires_at = float(frame["expires_at"])
         if self.cursor is None:
             self.cursor = int(frame["cursor"])
             self.last_seq = self.high_water = self.cursor

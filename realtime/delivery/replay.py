@@ -3,7 +3,10 @@ the events a hub fills a gap with (docs/guarantees.md)."""
 
 from __future__ import annotations
 
-from channels.db import database_sync_to_async
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from channels.db import DatabaseSyncToAsync
 
 from realtime.delivery.events import Event, History
 from realtime.delivery.recent import RecentEvents
@@ -11,11 +14,23 @@ from realtime.delivery.scopes import Visibility
 from realtime.orders.service import latest_seq, pruned_through
 from realtime.orders.visibility import events_after
 
+# Replays read on a thread of their own, with a database connection of their
+# own: on the thread Django shares between requests and consumers, a customer
+# resuming twenty connections over a long history queued every other user's
+# PATCH behind their pages.
+READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="replay-reader")
+READ_SHARE = 0.25
+READ_REST_MAX = 0.5
+
+
+FIELDS = ("seq", "order_id", "owner_id", "version", "created_at", "payload", "meta")
+
 
 def fetch_events(
     after: int, *, before: int | None = None, limit: int = 500, visibility: Visibility | None = None
 ) -> list[Event]:
-    """Events with `after` < seq (< `before`), in seq order."""
+    """Events with `after` < seq (< `before`), in seq order. Read as tuples:
+    building a model instance per row was most of a replay's cost."""
     if visibility is None:
         rows = events_after(after, before=before)
     else:
@@ -27,13 +42,26 @@ def fetch_events(
             order_ids=visibility.order_ids,
             mine=visibility.mine,
         )
-    return [Event.from_row(row, published_at=row.created_at.timestamp()) for row in rows[:limit]]
+    return [
+        Event(seq, order_id, owner_id, version, created.timestamp(), payload, meta)
+        for seq, order_id, owner_id, version, created, payload, meta in rows.values_list(*FIELDS)[
+            :limit
+        ]
+    ]
 
 
 def read_history(after: int, limit: int, visibility: Visibility) -> History:
+    started = time.perf_counter()
     head = latest_seq()
     events = fetch_events(after, limit=limit, visibility=visibility)
-    return History(events, len(events) < limit, head, pruned_through())
+    history = History(events, len(events) < limit, head, pruned_through())
+    # Rest after each read: replays then hold at most READ_SHARE of a core
+    # (and of the interpreter lock, and of the event loop that sends what
+    # they read), and requests and live delivery keep the rest, however
+    # many clients resume at once.
+    took = time.perf_counter() - started
+    time.sleep(min(READ_REST_MAX, took * (1 / READ_SHARE - 1)))
+    return history
 
 
 async def read(
@@ -44,5 +72,6 @@ async def read(
     events = recent.after(after, visibility) if recent is not None else None
     if recent is not None and events is not None:
         return History(events, True, recent.cursor, 0, "memory")
-    history: History = await database_sync_to_async(read_history)(after, limit, visibility)
+    reader = DatabaseSyncToAsync(read_history, thread_sensitive=False, executor=READER)
+    history: History = await reader(after, limit, visibility)
     return history

@@ -41,11 +41,13 @@ from realtime.ws.connection import (
     ReadHistory,
 )
 from realtime.ws.limits import ConnectionLimits
+from realtime.ws.replays import ReplayTurns
 from realtime.ws.sending import Sender
 from realtime.ws.wire import FRAME_SENDER
 
 logger = logging.getLogger(LIFECYCLE_LOGGER)
 STANDINGS = Standings(ttl=settings.AUTH_RECHECK_INTERVAL)
+REPLAY_TURNS = ReplayTurns(settings.WEBSOCKET_MAX_REPLAYS_PER_USER, settings.WEBSOCKET_MAX_REPLAYS)
 ANONYMOUS = Principal(0, "", False, 0.0)
 
 
@@ -264,7 +266,8 @@ class OrdersConsumer(AsyncWebsocketConsumer):  # type: ignore[misc]
     async def read_history(self, request: ReadHistory) -> None:
         recent = self.hub.recent if self.hub is not None and request.first else None
         try:
-            answer = await replay.read(recent, request.after, request.limit, request.visibility)
+            async with REPLAY_TURNS.turn(self.conn.user_id):
+                answer = await replay.read(recent, request.after, request.limit, request.visibility)
         except Exception as exc:
             self.conn.request_failed(request, type(exc).__name__)
         else:

@@ -92,3 +92,19 @@ async def test_watch_cli_stops_on_a_bad_token(
     assert watcher.returncode == 2
     assert b"closed code=4401" in out
     assert b"stopped: closed with 4401" in err
+
+
+async def test_the_client_renews_its_token_without_reconnecting(server: Daphne) -> None:
+    """A 4 s token is renewed through /api/token/refresh/ and `auth`: no 4401, no reconnect."""
+    short = await asyncio.to_thread(server.manage, "token", "alice", "--create", "--ttl", "4")
+    async with OrdersClient(server.ws, short) as client:
+        async for item in client:
+            if isinstance(item, StateChange) and item.state is State.CONNECTED:
+                break
+        first = client.session.expires_at
+        assert first is not None
+        await asyncio.sleep(6)
+        assert client.stats.connections == 1
+        assert client.session.expires_at is not None
+        assert client.session.expires_at > first + 60
+        assert client.token != short

@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import json
 import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -126,3 +128,29 @@ async def test_a_resume_during_a_cut_closes_1013_and_a_client_catches_up_after(
         finally:
             await watcher.stop()
     assert server.error_lines() == []
+
+
+async def test_http_during_a_cut_is_503_with_retry_after_and_no_error_line(
+    server: Daphne, postgres_proxy: Proxy
+) -> None:
+    """The API answers 503 "database unavailable" with Retry-After, logged as a WARNING."""
+    token = await asyncio.to_thread(server.manage, "token", "ivy", "--create")
+    async with cut(postgres_proxy):
+        answers = [
+            await asyncio.to_thread(raw_get, f"{server.http}/api/orders/", token) for _ in range(5)
+        ]
+    for status, retry_after, body in answers:
+        assert (status, body) == (503, {"detail": "database unavailable"})
+        assert retry_after == "5"
+    server.wait_for_log(r"WARNING realtime\.database database unavailable")
+    assert server.error_lines() == []
+    assert call("GET", f"{server.http}/api/orders/", token)[0] == 200
+
+
+def raw_get(url: str, token: str) -> tuple[int, str | None, object]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers.get("Retry-After"), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Retry-After"), json.loads(error.read())

@@ -133,3 +133,15 @@ def test_unknown_scopes_are_refused_up_front() -> None:
     """A typo in a scope fails at construction, not on the wire."""
     with pytest.raises(ValueError, match="unknown scopes: everything"):
         Session(scopes=("mine", "everything"))
+
+
+def test_the_token_is_renewed_well_before_it_expires() -> None:
+    """renew_at is at most 80 % of the time left and at least 10 s before expiry."""
+    session = Session()
+    assert session.renew_at(now=0.0) is None
+    session.receive(frame("welcome", **{**json.loads(welcome()), "expires_at": 3600.0}), now=0.0)
+    assert session.renew_at(now=0.0) == pytest.approx(2880.0)
+    assert session.renew_at(now=3580.0) == pytest.approx(3590.0)
+    assert session.renew_at(now=3595.0) == 3595.0
+    session.receive(frame("authenticated", expires_at=7200.0), now=3595.0)
+    assert session.expires_at == 7200.0

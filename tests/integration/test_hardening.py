@@ -1,0 +1,238 @@
+"""Hardening against a real server (docs/operations.md, docs/guarantees.md):
+readiness that stays true on an idle Redis-backed server, no development key
+off loopback, revocation and token refresh on open connections, a deadline
+for request heads and a cap per address, and a bad handshake header refused
+with 400 at INFO."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import jwt
+import pytest
+
+from chaos.orders_http import acall, new_order
+from chaos.processes import HOST, Daphne, free_port, server_env
+from tests.integration.conftest import make_server, seed_tokens
+from tests.integration.wsclient import close_code, frames_for, next_frame, open_ws
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+
+RECHECK = {"AUTH_RECHECK_INTERVAL": "1"}
+
+
+def set_user(server: Daphne, username: str, **fields: bool) -> None:
+    """Change a user's flags in the server's database, as an admin would."""
+    assignments = ", ".join(f"{k}={v}" for k, v in fields.items())
+    script = (
+        "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'realtime.settings');"
+        "django.setup(); from django.contrib.auth import get_user_model;"
+        f"get_user_model().objects.filter(username={username!r}).update({assignments})"
+    )
+    subprocess.run([sys.executable, "-c", script], env=server.env, check=True, timeout=60)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Daphne]:
+    tmp = tmp_path_factory.mktemp(f"hardening-{request.param}")
+    with make_server(tmp, request.param, "memory", request, **RECHECK) as daphne:
+        yield daphne
+
+
+async def test_a_deactivated_user_is_closed_4401_within_the_recheck_interval(
+    server: Daphne,
+) -> None:
+    """Deactivating a user closes their open socket with 4401 "user deactivated"."""
+    token = await asyncio.to_thread(server.manage, "token", "dora", "--create")
+    ws = await open_ws(server.ws, token)
+    await next_frame(ws, "welcome")
+    await asyncio.to_thread(set_user, server, "dora", is_active=False)
+    assert await close_code(ws, timeout=10) == 4401
+    assert ws.close_reason == "user deactivated"
+    await asyncio.to_thread(set_user, server, "dora", is_active=True)
+
+
+async def test_demoted_staff_lose_all_on_the_socket_and_over_http(server: Daphne) -> None:
+    """Demoted staff lose `all` with `forbidden`, and HTTP stops treating them as staff."""
+    tokens = await asyncio.to_thread(seed_tokens, server)
+    ws = await open_ws(server.ws, tokens["staff"])
+    await next_frame(ws, "welcome")
+    await ws.send(json.dumps({"type": "subscribe", "scope": "all"}))
+    await next_frame(ws, "subscribed")
+    await asyncio.to_thread(set_user, server, "staff", is_staff=False)
+    try:
+        error = await next_frame(ws, "error", timeout=10)
+        assert error["code"] == "forbidden"
+        order = await asyncio.to_thread(new_order, server.http, tokens["alice"])
+        assert not [f for f in await frames_for(ws, 1.5) if f["type"] == "order.update"]
+        status, _ = await acall("GET", f"{server.http}/api/orders/{order}/", tokens["staff"])
+        assert status == 404
+    finally:
+        await ws.close()
+        await asyncio.to_thread(set_user, server, "staff", is_staff=True)
+
+
+async def test_a_token_is_renewed_without_reconnecting(server: Daphne) -> None:
+    """welcome names the expiry; /api/token/refresh/ and an `auth` frame keep the socket past it."""
+    short = await asyncio.to_thread(server.manage, "token", "erin", "--create", "--ttl", "3")
+    ws = await open_ws(server.ws, short)
+    welcome = await next_frame(ws, "welcome")
+    assert welcome["expires_at"] == jwt.decode(short, options={"verify_signature": False})["exp"]
+    status, fresh = await acall("POST", f"{server.http}/api/token/refresh/", short)
+    assert status == 200
+    await ws.send(json.dumps({"type": "auth", "token": fresh["token"], "ref": 1}))
+    renewed = await next_frame(ws, "authenticated")
+    assert renewed["expires_at"] > welcome["expires_at"] + 60
+    await asyncio.sleep(4)
+    await ws.send(json.dumps({"type": "heartbeat", "ts": 1}))
+    assert (await next_frame(ws, "heartbeat_ack"))["ts"] == 1
+    other = await asyncio.to_thread(server.manage, "token", "frank", "--create")
+    await ws.send(json.dumps({"type": "auth", "token": other}))
+    assert await close_code(ws) == 4401
+    assert ws.close_reason == "token for another user"
+
+
+def test_no_token_outlives_token_max_ttl(server: Daphne) -> None:
+    """`realtime token --ttl` of ten years still gets at most TOKEN_MAX_TTL (24 h)."""
+    token = server.manage("token", "gina", "--create", "--ttl", str(10 * 365 * 86400))
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 86400
+
+
+def test_an_idle_redis_backed_server_stays_ready(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """With a WebSocket open and no traffic, ten readiness probes in a row answer 200."""
+    with make_server(tmp_path, "sqlite", "redis", request) as daphne:
+        token = daphne.manage("token", "hank", "--create")
+
+        async def hold_open() -> list[int]:
+            ws = await open_ws(daphne.ws, token)
+            await next_frame(ws, "welcome")
+            # Past channels-redis's 5 s blocking receive, which the old probe queued behind.
+            await frames_for(ws, 6)
+            answers = []
+            for _ in range(10):
+                status, body = await acall("GET", f"{daphne.http}/health/ready")
+                answers.append(status)
+                assert body["checks"]["redis"] == "ok", body
+            await ws.close()
+            return answers
+
+        assert asyncio.run(hold_open()) == [200] * 10
+
+
+def test_serving_off_loopback_without_secret_key_exits_naming_it(tmp_path: Path) -> None:
+    """No SECRET_KEY and --host 0.0.0.0: exit 2 with one line naming SECRET_KEY."""
+    env = server_env(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", log_dir=tmp_path / "logs")
+    del env["SECRET_KEY"]
+    run = subprocess.run(
+        [sys.executable, "-m", "realtime.cli", "serve", "--host", "0.0.0.0", "--port", "1"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    lines = run.stderr.decode().strip().splitlines()
+    assert len(lines) == 1
+    assert "SECRET_KEY" in lines[0]
+
+
+def test_an_unwritable_log_dir_is_one_line(tmp_path: Path) -> None:
+    """LOG_DIR that cannot be made stops the start with one line, no traceback."""
+    (tmp_path / "file").write_text("")
+    env = server_env(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", log_dir=tmp_path / "file" / "logs"
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "realtime.cli", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.decode().strip().splitlines() == [
+        f"realtime serve: LOG_DIR {tmp_path / 'file' / 'logs'} is not writable: Not a directory"
+    ]
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daphne]:
+    tmp = tmp_path_factory.mktemp("heads")
+    env = server_env(
+        database_url=f"sqlite:///{tmp / 'db.sqlite3'}",
+        log_dir=tmp / "logs",
+        extra={"HTTP_HEADER_TIMEOUT": "1", "HTTP_MAX_PENDING_PER_ADDRESS": "5"},
+    )
+    with Daphne(free_port(), env, tmp / "logs") as daphne:
+        yield daphne
+
+
+def closed_within(sock: socket.socket, seconds: float) -> float | None:
+    """Seconds until the server closed `sock` (while it trickles a header
+    line every 0.2 s), or None if it is still open after `seconds`."""
+    start = time.monotonic()
+    sock.settimeout(0.2)
+    for line in range(int(seconds / 0.2) + 1):
+        try:
+            sock.sendall(f"X-Slow-{line}: 1\r\n".encode())
+            if sock.recv(1024) == b"":
+                return time.monotonic() - start
+        except TimeoutError:
+            continue
+        except OSError:
+            return time.monotonic() - start
+    return None
+
+
+def test_a_trickled_request_head_is_dropped_at_its_deadline(guarded: Daphne) -> None:
+    """One header line every 0.2 s no longer holds a socket: it closes at HTTP_HEADER_TIMEOUT."""
+    with socket.create_connection((HOST, guarded.port)) as sock:
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        took = closed_within(sock, 5)
+    assert took is not None
+    assert took < 3
+    guarded.wait_for_log(r"WARNING realtime\.server dropped a connection from 127\.0\.0\.1")
+
+
+def test_connections_past_the_per_address_cap_are_refused(guarded: Daphne) -> None:
+    """With 5 heads pending from one address the 6th connection is closed at once."""
+    time.sleep(1.5)
+    held = [socket.create_connection((HOST, guarded.port)) for _ in range(5)]
+    try:
+        with socket.create_connection((HOST, guarded.port)) as extra:
+            extra.settimeout(2)
+            assert extra.recv(1024) == b""
+        guarded.wait_for_log(r"WARNING realtime\.server refused a connection from 127\.0\.0\.1")
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(1.5)
+    with urllib.request.urlopen(f"{guarded.http}/health/live", timeout=5) as response:
+        assert response.status == 200
+
+
+def test_a_non_ascii_subprotocol_is_a_400_at_info(guarded: Daphne) -> None:
+    """A Sec-WebSocket-Protocol of non-ASCII bytes gets HTTP 400 and an INFO line, no ERROR."""
+    handshake = (
+        b"GET /ws/orders/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+        b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: caf\xe9\r\n\r\n"
+    )
+    with socket.create_connection((HOST, guarded.port)) as sock:
+        sock.sendall(handshake)
+        sock.settimeout(5)
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 400")
+    guarded.wait_for_log(r"INFO realtime\.ws refused a handshake: non-ASCII")
+    assert guarded.error_lines() == []
