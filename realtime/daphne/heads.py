@@ -31,15 +31,16 @@ class HeadLimits:
         self.pending: dict[str, int] = {}
         self.refused = 0
         self.expired = 0
-        self._warned_at = -WARN_EVERY
-        self._unreported = 0
+        # Per kind of refusal: when last logged, and how many since.
+        self._warned: dict[str, tuple[float, int]] = {}
 
     def admit(self, host: str) -> bool:
         if self.pending.get(host, 0) >= self.per_address:
             self.refused += 1
             self._warn(
+                "refused",
                 f"refused a connection from {host}: {self.per_address} connections "
-                "from that address have not sent their request head"
+                "from that address have not sent their request head",
             )
             return False
         return True
@@ -56,15 +57,19 @@ class HeadLimits:
 
     def timed_out(self, host: str) -> None:
         self.expired += 1
-        self._warn(f"dropped a connection from {host}: no request head within {self.timeout:g} s")
+        self._warn(
+            "dropped",
+            f"dropped a connection from {host}: no request head within {self.timeout:g} s",
+        )
 
-    def _warn(self, message: str) -> None:
+    def _warn(self, kind: str, message: str) -> None:
         now = time.monotonic()
-        if now - self._warned_at < WARN_EVERY:
-            self._unreported += 1
+        warned_at, unreported = self._warned.get(kind, (-WARN_EVERY, 0))
+        if now - warned_at < WARN_EVERY:
+            self._warned[kind] = (warned_at, unreported + 1)
             return
-        held = f" ({self._unreported} more since the last report)" if self._unreported else ""
-        self._warned_at, self._unreported = now, 0
+        held = f" ({unreported} more since the last report)" if unreported else ""
+        self._warned[kind] = (now, 0)
         logger.warning("%s%s", message, held)
 
 

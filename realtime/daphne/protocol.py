@@ -56,10 +56,10 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
                     "refused a handshake: non-ASCII %s header",
                     name.encode("ascii", "replace").decode(),
                 )
-                raise ConnectionDeny(HTTPStatus.BAD_REQUEST, "headers must be ASCII")  # type: ignore[no-untyped-call]
+                raise ConnectionDeny(int(HTTPStatus.BAD_REQUEST), "headers must be ASCII")  # type: ignore[no-untyped-call]
         if not request.path.isascii():
             logger.info("refused a handshake: non-ASCII path")
-            raise ConnectionDeny(HTTPStatus.BAD_REQUEST, "the path must be ASCII")  # type: ignore[no-untyped-call]
+            raise ConnectionDeny(int(HTTPStatus.BAD_REQUEST), "the path must be ASCII")  # type: ignore[no-untyped-call]
         return super().onConnect(request)
 
     def onOpen(self) -> None:

@@ -93,7 +93,7 @@ async def test_a_token_is_renewed_without_reconnecting(server: Daphne) -> None:
     await ws.send(json.dumps({"type": "auth", "token": fresh["token"], "ref": 1}))
     renewed = await next_frame(ws, "authenticated")
     assert renewed["expires_at"] > welcome["expires_at"] + 60
-    await asyncio.sleep(4)
+    await frames_for(ws, 4)
     await ws.send(json.dumps({"type": "heartbeat", "ts": 1}))
     assert (await next_frame(ws, "heartbeat_ack"))["ts"] == 1
     other = await asyncio.to_thread(server.manage, "token", "frank", "--create")
