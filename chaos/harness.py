@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import psycopg
 from toxiproxy.api import APIConsumer
 from toxiproxy.proxy import Proxy
 from toxiproxy.server import Toxiproxy
@@ -34,6 +35,8 @@ from chaos.processes import HOST, Daphne, Redis, free_port, server_env, start_re
 from chaos.watchers import Watcher, watch
 
 TOXIPROXY_URL = os.environ.get("TOXIPROXY_URL", "http://127.0.0.1:8474")
+# The PostgreSQL server the `database` scenario creates its database on.
+POSTGRES_URL = os.environ.get("CHAOS_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SETTINGS = {
     "WEBSOCKET_HEARTBEAT_INTERVAL": "1",
     "WEBSOCKET_HEARTBEAT_TIMEOUT": "3",
@@ -43,6 +46,11 @@ FLOW = ("confirmed", "preparing", "ready", "delivered")
 CUSTOMERS = ("alice", "bob")
 # Five samples a second for at most an hour; a scenario takes under a minute.
 RSS_SAMPLES = 5 * 3600
+
+
+def postgres_admin(statement: str) -> None:
+    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(statement.encode())
 
 
 def describe_toxiproxy() -> str:
@@ -83,9 +91,16 @@ class Check:
 
 class Harness:
     def __init__(
-        self, workdir: Path, settings: dict[str, str] | None = None, seed: int = 1
+        self,
+        workdir: Path,
+        settings: dict[str, str] | None = None,
+        seed: int = 1,
+        database: str = "sqlite",
     ) -> None:
         self.workdir = workdir
+        self.database = database
+        self.postgres_db = ""
+        self.database_proxy: Proxy | None = None
         self.settings = {**SETTINGS, **(settings or {})}
         self.rng = random.Random(seed)
         self.tag = uuid.uuid4().hex[:6]
@@ -115,8 +130,11 @@ class Harness:
         self.redis_proxy = await self._proxy("redis", self.redis.port)
         self.app = await self._proxy("app", app_port)
         redis_host, redis_port = self.redis_proxy.listen.rsplit(":", 1)
+        database_url = f"sqlite:///{self.workdir / 'db.sqlite3'}"
+        if self.database == "postgres":
+            database_url = await self._postgres()
         env = server_env(
-            database_url=f"sqlite:///{self.workdir / 'db.sqlite3'}",
+            database_url=database_url,
             log_dir=self.workdir / "logs",
             redis_url=f"redis://{redis_host}:{redis_port}/0",
             extra=self.settings,
@@ -129,6 +147,18 @@ class Harness:
         self._tasks.append(asyncio.create_task(self._sample_rss()))
         assert self.server.process is not None
         self.start_rss = psutil.Process(self.server.process.pid).memory_info().rss
+
+    async def _postgres(self) -> str:
+        """A database of its own on CHAOS_POSTGRES_URL's server, behind a proxy."""
+        admin = urllib.parse.urlsplit(POSTGRES_URL)
+        self.postgres_db = f"chaos_{self.tag}"
+        await asyncio.to_thread(postgres_admin, f'CREATE DATABASE "{self.postgres_db}"')
+        self.database_proxy = await self._proxy("postgres", admin.port or 5432)
+        return urllib.parse.urlunsplit(
+            admin._replace(
+                netloc=f"{admin.username or 'postgres'}@{self.database_proxy.listen}"
+            )._replace(path=f"/{self.postgres_db}")
+        )
 
     def _start_toxiproxy(self) -> None:
         url = TOXIPROXY_URL
@@ -162,10 +192,14 @@ class Harness:
         await asyncio.gather(*(c.watcher.stop() for c in self.clients), return_exceptions=True)
         if self.server is not None:
             await asyncio.to_thread(self.server.stop)
-        for proxy in (self.app, self.redis_proxy):
+        for proxy in (self.app, self.redis_proxy, self.database_proxy):
             if proxy is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(proxy.destroy)
+        if self.postgres_db:
+            drop = f'DROP DATABASE IF EXISTS "{self.postgres_db}" WITH (FORCE)'
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(postgres_admin, drop)
         if self.redis is not None:
             self.redis.stop()
         if self.toxiproxy_process is not None:

@@ -45,6 +45,7 @@ class Scenario:
     toxic: str
     run: Run
     settings: dict[str, str] = field(default_factory=dict)
+    database: str = "sqlite"
 
 
 # What a burst to slow readers may cost the server before 4409 caps it.
@@ -331,6 +332,53 @@ async def redis_path(h: Harness, p: Profile, r: Result) -> None:
         r.violations.append("/health/ready did not recover after Redis connections were reset")
 
 
+# 12
+async def database(h: Harness, p: Profile, r: Result) -> None:
+    """PostgreSQL slow, then away for 10 s, then its connections reset: the
+    API answers 503 meanwhile, readiness follows, nothing is lost."""
+    await standard_clients(h, p)
+    h.start_writing()
+    started = time.time()
+    for stream in ("downstream", "upstream"):
+        await h.toxic(h.database_proxy, type="latency", stream=stream, attributes={"latency": 200})
+    await asyncio.sleep(p.soak)
+    for stream in ("downstream", "upstream"):
+        await h.untoxic(h.database_proxy, f"latency_{stream}")
+    # Writes begun under the latency land just after it.
+    await asyncio.sleep(2)
+    delivered = delivery_ms(h, started)
+    r.figures["updates_through_db_latency"] = len(delivered)
+    r.figures["p50_delivery_ms_db_latency"] = round(percentile(delivered, 0.5), 1)
+
+    down = time.monotonic()
+    await h.set_enabled(h.database_proxy, False)
+    unready = await until_status(h, 503, 10)
+    live = call("GET", f"{h.daphne.http}/health/live")[0]
+    api, body = await asyncio.to_thread(
+        call, "GET", f"{h.daphne.http}/api/orders/", h.tokens["alice"]
+    )
+    if unready is None or live != 200:
+        r.violations.append(f"during the outage: ready 503 after {unready}, live {live}")
+    if (api, body) != (503, {"detail": "database unavailable"}):
+        r.violations.append(f"during the outage the API answered {api} {body}")
+    r.figures["ready_503_after_s"] = round(unready, 2) if unready is not None else "-"
+    await asyncio.sleep(max(0.0, 10 - (time.monotonic() - down)))
+    await h.set_enabled(h.database_proxy, True)
+    ready = await until_status(h, 200, 15)
+    r.figures["ready_again_after_s"] = round(ready, 2) if ready is not None else "-"
+    if ready is None:
+        r.violations.append("/health/ready did not recover after the database came back")
+
+    await h.toxic(
+        h.database_proxy, type="reset_peer", stream="downstream", attributes={"timeout": 0}
+    )
+    await asyncio.sleep(2)
+    await h.untoxic(h.database_proxy, "reset_peer_downstream")
+    if await until_status(h, 200, 15) is None:
+        r.violations.append("/health/ready did not recover after database connections were reset")
+    await asyncio.sleep(p.soak)
+
+
 async def until_status(h: Harness, status: int, within: float) -> float | None:
     started = time.monotonic()
     while time.monotonic() - started < within:
@@ -394,13 +442,19 @@ SCENARIOS = [
     Scenario("redis", "redis: latency 200 ms; down 10 s; reset_peer", redis_path),
     Scenario("sigterm", "daphne: SIGTERM and restart mid-stream", sigterm),
     Scenario("sigkill", "daphne: SIGKILL and restart mid-stream", sigkill),
+    Scenario(
+        "database",
+        "postgres: latency 200 ms; down 10 s; reset_peer",
+        database,
+        database="postgres",
+    ),
 ]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 
 async def run(scenario: Scenario, profile: Profile, workdir: Path, seed: int = 1) -> Result:
     result = Result(scenario.name, scenario.toxic)
-    harness = Harness(workdir / scenario.name, scenario.settings, seed)
+    harness = Harness(workdir / scenario.name, scenario.settings, seed, scenario.database)
     started = time.monotonic()
     try:
         await harness.start()
