@@ -92,3 +92,31 @@ def test_board_assets_are_served_and_others_are_not(
             assert refused.value.code == 404
     finally:
         server.stop()
+
+
+def test_the_board_renews_its_token_and_stays_signed_in(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A board opened with a 4 s token is still connected at 7 s, on a renewed token."""
+    server = make_server(tmp_path, "sqlite", "memory", request)
+    server.start()
+    try:
+        short = server.manage("token", "alice", "--create", "--ttl", "4")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            page = browser.new_page()
+            page.goto(f"{server.http}/?token={short}")
+            page.wait_for_selector('#status[data-state="connected"]', timeout=10_000)
+            page.wait_for_timeout(7000)
+            assert page.get_attribute("#status", "data-state") == "connected"
+            assert page.is_hidden("#login")
+            renewed = page.evaluate("sessionStorage.getItem('token')")
+            assert renewed != short
+            browser.close()
+        assert "code=4401" not in server.log_text()
+    finally:
+        server.stop()

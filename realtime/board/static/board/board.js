@@ -83,7 +83,8 @@ function start(token) {
         showLogin("Your session has expired; sign in again.");
       }
     },
-    onResync: () => loadOrders(token),
+    onResync: () => loadOrders(connection.token),
+    onToken: (fresh) => sessionStorage.setItem("token", fresh),
   });
   window.addEventListener("offline", () => showState("offline", { reason: "no network" }));
   connection.start();
@@ -102,7 +103,8 @@ function showLogin(message = "") {
       body: JSON.stringify(data),
     });
     if (!reply.ok) {
-      document.querySelector("#login-error").textContent = "Wrong username or password.";
+      document.querySelector("#login-error").textContent =
+        reply.status === 429 ? "Too many failed sign-ins: try again later." : "Wrong username or password.";
       return;
     }
     const { token } = await reply.json();

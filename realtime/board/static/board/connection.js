@@ -1,18 +1,28 @@
 // The board's connection to /ws/orders/ (docs/protocol.md): heartbeats
 // answered, a silence watchdog, reconnects with exponential backoff and full
 // jitter, and every scope resumed from the last seq in the URL
-// (?scopes=all&since=N), so no update is missed or repeated.
+// (?scopes=all&since=N), so no update is missed or repeated. The token is
+// renewed before it expires (POST /api/token/refresh/, then an `auth` frame),
+// so a board left open does not sign out.
 
 const STOP = new Set([1009, 4400, 4401, 4403]);
 const BACK_OFF = new Set([1011, 1013, 4429]);
+const RENEW_MARGIN = 10; // seconds before expiry
+const RENEW_RETRY = 5;
+
+// When to renew: after 80 % of the time left, and at least RENEW_MARGIN s before expiry.
+export function renewDelay(expiresAt, now = Date.now() / 1000) {
+  const left = expiresAt - now;
+  return Math.max(0, Math.min(left * 0.8, left - RENEW_MARGIN));
+}
 
 export function backoffDelay(attempt, base = 0.5, cap = 10) {
   return Math.random() * Math.min(cap, base * 2 ** Math.min(attempt, 32));
 }
 
 export class OrdersConnection {
-  constructor({ token, staff, onUpdate, onState, onResync }) {
-    Object.assign(this, { token, staff, onUpdate, onState, onResync });
+  constructor({ token, staff, onUpdate, onState, onResync, onToken }) {
+    Object.assign(this, { token, staff, onUpdate, onState, onResync, onToken });
     this.cursor = null; // resume point: every event up to it has arrived
     this.highWater = 0; // highest seq held, for acks
     this.attempt = 0;
@@ -46,6 +56,7 @@ export class OrdersConnection {
       case "welcome":
         this.interval = frame.heartbeat_interval;
         this.attempt = 0;
+        this.scheduleRenewal(frame.expires_at);
         this.watch(2 * this.interval);
         if (this.cursor === null) {
           this.cursor = this.highWater = frame.cursor;
@@ -65,6 +76,9 @@ export class OrdersConnection {
         this.cursor = Math.max(this.cursor, frame.cursor, this.highWater);
         this.onState("connected", { cursor: this.cursor });
         break;
+      case "authenticated":
+        this.scheduleRenewal(frame.expires_at);
+        break;
       case "resync_required":
         this.cursor = frame.cursor;
         this.onResync(frame.cursor);
@@ -72,10 +86,39 @@ export class OrdersConnection {
     }
   }
 
+  scheduleRenewal(expiresAt) {
+    clearTimeout(this.renewal);
+    if (typeof expiresAt !== "number") return;
+    this.renewal = setTimeout(() => this.renew(), renewDelay(expiresAt) * 1000);
+  }
+
+  async renew() {
+    let reply;
+    try {
+      reply = await fetch("/api/token/refresh/", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${this.token}` },
+      });
+    } catch {
+      this.renewal = setTimeout(() => this.renew(), RENEW_RETRY * 1000);
+      return;
+    }
+    if (reply.status === 401) return; // the server closes with 4401 at expiry
+    if (!reply.ok) {
+      this.renewal = setTimeout(() => this.renew(), RENEW_RETRY * 1000);
+      return;
+    }
+    const { token } = await reply.json();
+    this.token = token;
+    if (this.onToken) this.onToken(token);
+    this.send({ type: "auth", token });
+  }
+
   closed(ws, code, reason) {
     if (ws !== this.ws) return;
     this.ws = null;
     clearTimeout(this.watchdog);
+    clearTimeout(this.renewal);
     if (STOP.has(code)) {
       this.onState("offline", { code, reason });
       return;
