@@ -236,3 +236,31 @@ def test_a_non_ascii_subprotocol_is_a_400_at_info(guarded: Daphne) -> None:
     assert answer.startswith(b"HTTP/1.1 400")
     guarded.wait_for_log(r"INFO realtime\.ws refused a handshake: non-ASCII")
     assert guarded.error_lines() == []
+
+
+async def test_password_guessing_is_locked_out_on_either_database(server: Daphne) -> None:
+    """django-axes on SQLite and PostgreSQL: at the limit, 429 with Retry-After, names or not."""
+    url = f"{server.http}/api/token/"
+    for name in ("judy", "nobody-at-all"):
+        answers = [
+            (await acall("POST", url, None, {"username": name, "password": "guess"}))[0]
+            for _ in range(5)
+        ]
+        assert answers == [401, 401, 401, 401, 429]
+    server.wait_for_log(r"WARNING realtime\.auth sign-in locked out after repeated failures")
+
+
+async def test_a_client_sending_1011_is_counted_as_the_clients_close(server: Daphne) -> None:
+    """ws_connections_total says who closed: a client's 1011 is by="client", not a server bug."""
+    token = await asyncio.to_thread(server.manage, "token", "kim", "--create")
+    ws = await open_ws(server.ws, token)
+    await next_frame(ws, "welcome")
+    await ws.close(code=1011, reason="client bug")
+    server.wait_for_log(r"close conn=\S+ user=kim code=1011 by=client")
+    exposition = await asyncio.to_thread(metrics_text, server)
+    assert 'ws_connections_total{by="client",code="1011"}' in exposition
+
+
+def metrics_text(server: Daphne) -> str:
+    with urllib.request.urlopen(f"{server.http}/metrics", timeout=5) as response:
+        return str(response.read().decode())
