@@ -1,9 +1,10 @@
 """Limits on HTTP request heads (docs/operations.md): each head must arrive
-whole within HTTP_HEADER_TIMEOUT of its first byte or of the connection,
-however slowly its bytes trickle in (daphne's idle timeout restarts on every
-byte, so one header line every 20 s held a socket forever), and one client
-address may hold at most HTTP_MAX_PENDING_PER_ADDRESS connections whose head
-has not arrived. A refusal is logged as a WARNING, at most once a minute."""
+whole within HTTP_HEADER_TIMEOUT of the connection (or of a kept-alive
+connection's next request line), however slowly its bytes trickle in
+(daphne's idle timeout restarts on every byte, so one header line every 20 s
+held a socket forever), and one client address may hold at most
+HTTP_MAX_PENDING_PER_ADDRESS connections whose head has begun but not ended.
+Each kind of refusal is logged as a WARNING at most once a minute."""
 
 from __future__ import annotations
 
@@ -24,9 +25,10 @@ WARN_EVERY = 60.0
 class HeadLimits:
     """The pending heads per client address, and what was refused."""
 
-    def __init__(self, reactor: Any, timeout: float, per_address: int) -> None:
+    def __init__(self, reactor: Any, timeout: float, per_address: int, idle: float) -> None:
         self.reactor = reactor
         self.timeout = timeout
+        self.idle = idle
         self.per_address = per_address
         self.pending: dict[str, int] = {}
         self.refused = 0
@@ -74,36 +76,55 @@ class HeadLimits:
 
 
 class Ticket:
-    """One connection's request head: due by its deadline, counted until it arrives."""
+    """One connection's request head. It is due within the timeout of the
+    connection (or, kept alive, of its next request line); once its request
+    line has arrived and until its last header does, it counts against its
+    address. A head that arrives in one read, as every client's does however
+    busy the server is, is never counted. A connection that has sent no
+    request line by the deadline is given until HTTP_IDLE_TIMEOUT: under a
+    reconnect storm the server may not have read it yet."""
 
-    __slots__ = ("host", "limits", "protocol", "timer")
+    __slots__ = ("begun", "host", "limits", "opened_at", "protocol", "timer")
 
     def __init__(self, limits: HeadLimits, host: str, protocol: Any) -> None:
         self.limits = limits
         self.host = host
         self.protocol = protocol
-        self.timer: Any = None
-        self.start()
+        self.begun = False
+        self.opened_at = time.monotonic()
+        self.timer: Any = limits.reactor.callLater(limits.timeout, self.expire)
 
-    def start(self) -> None:
-        if self.timer is None:
+    def begin(self) -> None:
+        """A request line arrived."""
+        if not self.begun:
+            self.begun = True
             self.limits.hold(self.host)
+        if self.timer is None:
             self.timer = self.limits.reactor.callLater(self.limits.timeout, self.expire)
 
     def arrived(self) -> None:
+        """The request's last header arrived."""
+        if self.begun:
+            self.begun = False
+            self.limits.release(self.host)
         if self.timer is not None:
             if self.timer.active():
                 self.timer.cancel()
             self.timer = None
-            self.limits.release(self.host)
 
     def expire(self) -> None:
         self.timer = None
-        self.limits.release(self.host)
+        begun, self.begun = self.begun, False
+        if begun:
+            self.limits.release(self.host)
         transport = internals.http_channel(self.protocol).transport
-        if transport is not None and transport.connected:
-            self.limits.timed_out(self.host)
-            transport.abortConnection()
+        if transport is None or not transport.connected:
+            return
+        if not begun and time.monotonic() - self.opened_at < self.limits.idle:
+            self.timer = self.limits.reactor.callLater(self.limits.timeout, self.expire)
+            return
+        self.limits.timed_out(self.host)
+        transport.abortConnection()
 
 
 class TimedRequest(WebRequest):  # type: ignore[misc]
@@ -112,8 +133,7 @@ class TimedRequest(WebRequest):  # type: ignore[misc]
     def __init__(self, ticket: Ticket, channel: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(channel, *args, **kwargs)
         self.ticket = ticket
-        # A kept-alive connection's next request is due within the timeout too.
-        ticket.start()
+        ticket.begin()
 
     def gotLength(self, length: int | None) -> None:
         self.ticket.arrived()

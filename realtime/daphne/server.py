@@ -195,7 +195,10 @@ def serve(host: str, port: int) -> None:
 
     server = OrdersServer(
         head_limits=HeadLimits(
-            reactor, settings.HTTP_HEADER_TIMEOUT, settings.HTTP_MAX_PENDING_PER_ADDRESS
+            reactor,
+            settings.HTTP_HEADER_TIMEOUT,
+            settings.HTTP_MAX_PENDING_PER_ADDRESS,
+            settings.HTTP_IDLE_TIMEOUT,
         ),
         application=get_default_application(),
         endpoints=[endpoint(host, port)],

@@ -206,9 +206,12 @@ def test_a_trickled_request_head_is_dropped_at_its_deadline(guarded: Daphne) -> 
 
 
 def test_connections_past_the_per_address_cap_are_refused(guarded: Daphne) -> None:
-    """With 5 heads pending from one address the 6th connection is closed at once."""
+    """With 5 heads begun and unfinished from one address, the 6th connection is closed at once."""
     time.sleep(1.5)
     held = [socket.create_connection((HOST, guarded.port)) for _ in range(5)]
+    for sock in held:
+        sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    time.sleep(0.3)
     try:
         with socket.create_connection((HOST, guarded.port)) as extra:
             extra.settimeout(2)

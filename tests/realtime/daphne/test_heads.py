@@ -29,43 +29,75 @@ def protocol() -> Any:
     return SimpleNamespace(_channel=SimpleNamespace(transport=transport))
 
 
-def test_an_address_past_its_pending_heads_is_refused_with_one_warning(
+def limits(clock: Clock, per_address: int = 5, idle: float = 60.0) -> HeadLimits:
+    return HeadLimits(clock, timeout=10.0, per_address=per_address, idle=idle)
+
+
+def test_an_address_past_its_begun_heads_is_refused_with_one_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Two pending heads allowed: the third connection is refused; one WARNING for many refusals."""
-    limits = HeadLimits(Clock(), timeout=10.0, per_address=2)
-    tickets = [Ticket(limits, "10.0.0.1", protocol()) for _ in range(2)]
+    """Two heads begun and unfinished: the next connection is refused; one WARNING for many."""
+    heads = limits(Clock(), per_address=2)
+    tickets = [Ticket(heads, "10.0.0.1", protocol()) for _ in range(2)]
+    assert heads.admit("10.0.0.1")
+    for ticket in tickets:
+        ticket.begin()
     with caplog.at_level(logging.WARNING, "realtime.server"):
-        assert not any(limits.admit("10.0.0.1") for _ in range(5))
-    assert limits.admit("10.0.0.2")
-    assert limits.refused == 5
+        assert not any(heads.admit("10.0.0.1") for _ in range(5))
+    assert heads.admit("10.0.0.2")
+    assert heads.refused == 5
     assert len(caplog.records) == 1
     tickets[0].arrived()
-    assert limits.admit("10.0.0.1")
+    assert heads.admit("10.0.0.1")
 
 
-def test_a_head_not_in_by_the_deadline_is_aborted() -> None:
-    """The deadline aborts the connection and frees its place; a head in time cancels it."""
+def test_a_head_that_arrives_in_one_read_is_never_counted() -> None:
+    """begin then arrived at once (a storm's heads): nothing stays pending."""
+    heads = limits(Clock(), per_address=1)
+    for _ in range(100):
+        ticket = Ticket(heads, "h", protocol())
+        ticket.begin()
+        ticket.arrived()
+    assert heads.pending == {}
+
+
+def test_a_begun_head_not_in_by_the_deadline_is_aborted() -> None:
+    """The deadline aborts a trickling head and frees its place; a head in time cancels it."""
     clock = Clock()
-    limits = HeadLimits(clock, timeout=10.0, per_address=5)
+    heads = limits(clock)
     slow, quick = protocol(), protocol()
-    late, prompt = Ticket(limits, "h", slow), Ticket(limits, "h", quick)
+    late, prompt = Ticket(heads, "h", slow), Ticket(heads, "h", quick)
+    late.begin()
+    prompt.begin()
     prompt.arrived()
     assert clock.calls[1].cancelled
     clock.calls[0].fn()
     assert slow._channel.transport.aborted
     assert not quick._channel.transport.aborted
-    assert limits.pending == {}
-    assert limits.expired == 1
-    assert late.timer is None
+    assert heads.pending == {}
+    assert heads.expired == 1
+
+
+def test_a_connection_not_yet_read_gets_until_the_idle_timeout() -> None:
+    """No request line by the deadline: the deadline is set again, until HTTP_IDLE_TIMEOUT."""
+    clock = Clock()
+    unread = protocol()
+    ticket = Ticket(limits(clock, idle=60.0), "h", unread)
+    clock.calls[-1].fn()
+    assert not unread._channel.transport.aborted
+    assert ticket.timer is clock.calls[-1]
+    ticket.opened_at -= 61
+    clock.calls[-1].fn()
+    assert unread._channel.transport.aborted
 
 
 def test_a_kept_alive_connection_is_timed_again_for_its_next_request() -> None:
-    """start() after arrived() counts the connection and sets a new deadline."""
+    """begin() after arrived() counts the connection and sets a new deadline."""
     clock = Clock()
-    limits = HeadLimits(clock, timeout=10.0, per_address=5)
-    ticket = Ticket(limits, "h", protocol())
+    heads = limits(clock)
+    ticket = Ticket(heads, "h", protocol())
+    ticket.begin()
     ticket.arrived()
-    ticket.start()
-    assert limits.pending == {"h": 1}
+    ticket.begin()
+    assert heads.pending == {"h": 1}
     assert len(clock.calls) == 2

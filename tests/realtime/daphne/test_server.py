@@ -33,7 +33,7 @@ def server(monkeypatch: pytest.MonkeyPatch) -> OrdersServer:
     # The checker reschedules itself on the reactor, which does not run here.
     monkeypatch.setattr(reactor, "callLater", lambda *args, **kwargs: None)
     return OrdersServer(
-        head_limits=HeadLimits(reactor, timeout=10.0, per_address=10),
+        head_limits=HeadLimits(reactor, timeout=10.0, per_address=10, idle=60.0),
         application=None,
         endpoints=["tcp:0"],
         application_close_timeout=0.2,
