@@ -1,8 +1,11 @@
-"""The chaos report: `report.json` and a `report.md` table, one row per scenario."""
+"""The chaos report: `report.json`, a `report.md` table with one row per
+scenario, and `junit.xml` with one test case per scenario, so CI services
+show the scenarios as tests."""
 
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -51,3 +54,32 @@ def write(results: list[Result], directory: Path, toxiproxy: str) -> None:
         lines += ["", "## Violations", ""]
         lines += [f"- {r.scenario}: {v}" for r in failed for v in r.violations]
     (directory / "report.md").write_text("\n".join(lines) + "\n")
+    junit(results, toxiproxy).write(directory / "junit.xml", encoding="utf-8", xml_declaration=True)
+
+
+def junit(results: list[Result], toxiproxy: str) -> ET.ElementTree[ET.Element]:
+    failed = sum(1 for r in results if r.violations)
+    suite = ET.Element(
+        "testsuite",
+        name="chaos",
+        tests=str(len(results)),
+        failures=str(failed),
+        errors="0",
+        time=f"{sum(r.seconds for r in results):.1f}",
+    )
+    properties = ET.SubElement(suite, "properties")
+    ET.SubElement(properties, "property", name="toxiproxy", value=toxiproxy)
+    for r in results:
+        case = ET.SubElement(
+            suite, "testcase", classname="chaos", name=r.scenario, time=f"{r.seconds:.1f}"
+        )
+        figures = ", ".join(f"{k}={v}" for k, v in r.figures.items())
+        summary = (
+            f"toxic: {r.toxic}\nfigures: {figures}\nlost={r.lost} duplicates={r.duplicates} "
+            f"regressed={r.regressed} peak_rss_mib={r.peak_rss_mib}"
+        )
+        if r.violations:
+            failure = ET.SubElement(case, "failure", message="; ".join(r.violations)[:500])
+            failure.text = "\n".join(r.violations) + "\n\n" + summary
+        ET.SubElement(case, "system-out").text = summary
+    return ET.ElementTree(suite)

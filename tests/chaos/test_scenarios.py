@@ -37,7 +37,7 @@ async def test_scenario_holds_the_guarantees(
 
 
 def test_the_runner_writes_a_report_and_fails_on_violations(tmp_path: Path) -> None:
-    """`python -m chaos run` writes report.md and report.json and exits 0 when all pass."""
+    """`python -m chaos run` writes report.md, report.json and junit.xml and exits 0 when all pass."""
     run = subprocess.run(
         [sys.executable, "-m", "chaos", "run", "--scenario", "slicer", "--report", str(tmp_path)],
         capture_output=True,
@@ -47,6 +47,7 @@ def test_the_runner_writes_a_report_and_fails_on_violations(tmp_path: Path) -> N
     table = (tmp_path / "report.md").read_text()
     assert "| slicer |" in table
     assert '"verdict": "pass"' in (tmp_path / "report.json").read_text()
+    assert 'name="slicer"' in (tmp_path / "junit.xml").read_text()
 
 
 def test_a_violation_makes_the_report_fail(tmp_path: Path) -> None:
@@ -55,3 +56,21 @@ def test_a_violation_makes_the_report_fail(tmp_path: Path) -> None:
     report.write([failed], tmp_path, "http://example.invalid")
     assert "| x | none |  | 3 | 0 | 0 | 0.0 | 0.0 | FAIL |" in (tmp_path / "report.md").read_text()
     assert "- x: 3 updates lost" in (tmp_path / "report.md").read_text()
+
+
+def test_the_report_has_junit_xml_with_one_case_per_scenario(tmp_path: Path) -> None:
+    """junit.xml lists every scenario as a test case; a failed one carries its violations."""
+    import xml.etree.ElementTree as ET
+
+    passed = report.Result("latency", "app: latency", figures={"p95_delivery_ms": 120})
+    failed = report.Result("redis", "redis: down", violations=["3 updates lost"], lost=3)
+    report.write([passed, failed], tmp_path, "http://toxiproxy:8474")
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert set(cases) == {"latency", "redis"}
+    assert cases["latency"].find("failure") is None
+    assert "p95_delivery_ms=120" in (cases["latency"].findtext("system-out") or "")
+    failure = cases["redis"].find("failure")
+    assert failure is not None
+    assert failure.get("message") == "3 updates lost"
