@@ -37,7 +37,7 @@ async def test_scenario_holds_the_guarantees(
 
 
 def test_the_runner_writes_a_report_and_fails_on_violations(tmp_path: Path) -> None:
-    """`python -m chaos run` writes report.md, report.json and junit.xml and exits 0 when all pass."""
+    """`python -m chaos run` writes report.md, report.json and junit.xml; exit 0 when all pass."""
     run = subprocess.run(
         [sys.executable, "-m", "chaos", "run", "--scenario", "slicer", "--report", str(tmp_path)],
         capture_output=True,
