@@ -12,7 +12,7 @@ urlpatterns = [
     path("ws/orders/", errors.websocket_only),
     path("health/live", health.live),
     path("health/ready", health.ready),
-    path("metrics", health.metrics),
+    path("metrics", health.exposition),
     path("", board.index),
     path("board/<str:name>", board.asset),
 ]

@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from realtime.delivery.breaker import BreakerState
 from realtime.delivery.hub import Hub, get_hub
 from realtime.delivery.publisher import LAYER_TIMEOUT, breaker
+from realtime.observability import metrics
 
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.Redis] = (
     weakref.WeakKeyDictionary()
@@ -74,6 +75,7 @@ async def _check(probe: Awaitable[bool]) -> str:
 async def ready(request: HttpRequest) -> JsonResponse:
     hub = get_hub()
     if hub.draining:
+        metrics.READY.set(0)
         return JsonResponse({"status": "draining", "checks": {}}, status=503)
     probes = [_check(database_sync_to_async(_database_ok)())]
     if settings.REDIS_URL:
@@ -88,11 +90,12 @@ async def ready(request: HttpRequest) -> JsonResponse:
         checks["redis"] = results[1]
     healthy = all(v == "ok" for v in checks.values()) and breaker.state != BreakerState.OPEN
     checks["breaker"] = breaker.state.name.lower()
+    metrics.READY.set(1 if healthy else 0)
     return JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks},
         status=200 if healthy else 503,
     )
 
 
-def metrics(request: HttpRequest) -> HttpResponse:
+def exposition(request: HttpRequest) -> HttpResponse:
     return HttpResponse(generate_latest(), content_type=CONTENT_TYPE_LATEST)

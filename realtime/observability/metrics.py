@@ -28,7 +28,12 @@ DELIVERY_LAG = Histogram(
 LAYER_ERRORS = Counter(
     "channel_layer_errors_total", "Channel-layer calls that failed or were refused", ["operation"]
 )
+# Every operation's series exists from the start, at 0, so a rate over it
+# (and an alert on it) has something to read before the first failure.
+for _operation in ("publish", "receive", "group_add"):
+    LAYER_ERRORS.labels(operation=_operation)
 GROUP_MEMBERS = Gauge("ws_group_members", "Connections' memberships of mine, order and all groups")
 BREAKER_STATE = Gauge(
     "channel_layer_breaker_state", "Channel-layer circuit breaker: 0 closed, 1 open, 2 half-open"
 )
+READY = Gauge("ws_ready", "1 when the last /health/ready answered 200, 0 when it answered 503")
