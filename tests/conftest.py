@@ -37,9 +37,19 @@ def no_secrets_in_any_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         pytest.fail("secrets in log files:\n" + "\n".join(found[:50]), pytrace=False)
 
 
+# A Toxiproxy the tests drive instead of the bundled one (CI runs Shopify's
+# 2.12.0 there): it must listen on 127.0.0.1 and reach upstreams on 127.0.0.1.
+TOXIPROXY_URL = os.environ.get("TOXIPROXY_URL", "")
+REAL_TOXIPROXY = bool(TOXIPROXY_URL) and toxiproxy_answers(TOXIPROXY_URL)
+
+
 @pytest.fixture(scope="module")
 def toxiproxy_port() -> Iterator[int]:
-    """The bundled Toxiproxy on a free port, for this module's tests."""
+    """TOXIPROXY_URL's server when one answers, else the bundled Toxiproxy on a
+    free port, for this module's tests."""
+    if REAL_TOXIPROXY:
+        yield int(TOXIPROXY_URL.rsplit(":", 1)[1].rstrip("/"))
+        return
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "chaos.toxiproxy", "-host", HOST, "-port", str(port), "-seed", "1"],

@@ -113,7 +113,8 @@ class Api:
             "/proxies",
             "/populate",
         ):
-            return Response(405, b"", "text/plain; charset=utf-8")
+            # gorilla/mux's 405 carries no Content-Type.
+            return Response(405, b"", "")
         return Response(404, b"404 page not found\n", "text/plain; charset=utf-8")
 
 
@@ -165,7 +166,7 @@ class HttpServer:
 
             def _send(self, response: Response) -> None:
                 self.send_response(response.status)
-                if response.status != 204:
+                if response.status != 204 and response.content_type:
                     self.send_header("Content-Type", response.content_type)
                 self.send_header("Content-Length", str(len(response.body)))
                 self.end_headers()

@@ -60,7 +60,8 @@ class Toxic:
             "name": self.name,
             "type": self.type,
             "stream": self.stream,
-            "toxicity": self.toxicity,
+            # Go marshals a float64 of 1 as `1`, not `1.0`.
+            "toxicity": int(self.toxicity) if self.toxicity.is_integer() else self.toxicity,
         }
 
     def update(self, body: bytes) -> None:

@@ -4,6 +4,8 @@ driven through toxiproxy-python where it covers the call."""
 from __future__ import annotations
 
 import socket
+import urllib.error
+import urllib.request
 
 import pytest
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
@@ -11,6 +13,7 @@ from toxiproxy.server import Toxiproxy
 
 from chaos.processes import HOST, free_port
 from tests.chaos.toxiproxy.conftest import Call, Upstream
+from tests.conftest import REAL_TOXIPROXY
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -37,7 +40,8 @@ def test_create_binds_the_listen_address_and_lists_the_proxy(
     assert isinstance(body, dict)
     assert body["listen"].startswith("127.0.0.1:")
     assert body["listen"] != "127.0.0.1:0"
-    assert body == {
+    # Toxiproxy 2.12 adds "Logger": {}; the bundled server leaves it out.
+    assert {k: v for k, v in body.items() if k != "Logger"} == {
         "name": "a",
         "listen": body["listen"],
         "upstream": echo_upstream.address,
@@ -79,8 +83,9 @@ def test_proxy_errors_use_toxiproxys_messages(toxiproxy: Toxiproxy, call: Call) 
     status, body = call("POST", "/proxies", {"name": 5, "upstream": "x"})
     assert status == 400
     assert isinstance(body, dict)
-    assert (
-        "cannot unmarshal number 5 into Go struct field Proxy.name of type string" in body["error"]
+    assert body["error"] == (
+        "bad request body: json: cannot unmarshal number into Go struct field Proxy.name "
+        "of type string"
     )
 
 
@@ -198,8 +203,10 @@ def test_toxic_defaults(toxiproxy: Toxiproxy, call: Call) -> None:
         "name": "latency_downstream",
         "type": "latency",
         "stream": "downstream",
-        "toxicity": 1.0,
+        "toxicity": 1,
     }
+    # Written `1`, as Go writes a float64 of 1, not `1.0`.
+    assert isinstance(body["toxicity"], int)
     status, body = call(
         "POST", "/proxies/a/toxics", {"type": "slow_close", "stream": "UpStream", "toxicity": 0}
     )
@@ -242,10 +249,13 @@ def test_toxic_errors_use_toxiproxys_messages(toxiproxy: Toxiproxy, call: Call) 
         "bad request body: json: cannot unmarshal string into Go struct field "
         "LatencyToxic.attributes.latency of type int64"
     )
-    status, body = call(
-        "POST", "/proxies/a/toxics", {"type": "slicer", "attributes": {"average_size": 0}}
-    )
-    assert status == 400
+    if not REAL_TOXIPROXY:
+        # A deliberate deviation (docs/operations.md): Toxiproxy 2.12 accepts
+        # average_size 0 and then crashes on the first bytes; the bundled one refuses it.
+        status, body = call(
+            "POST", "/proxies/a/toxics", {"type": "slicer", "attributes": {"average_size": 0}}
+        )
+        assert status == 400
     assert call("GET", "/proxies/a/toxics/missing") == (
         404,
         {"error": "toxic not found", "status": 404},
@@ -291,7 +301,7 @@ def test_reset_reenables_proxies_and_removes_toxics(toxiproxy: Toxiproxy, call: 
     assert again.toxics() == {}
 
 
-def test_version_and_unknown_routes(toxiproxy: Toxiproxy, call: Call) -> None:
+def test_version_and_unknown_routes(toxiproxy: Toxiproxy, call: Call, toxiproxy_port: int) -> None:
     """GET /version answers; unknown paths 404 and wrong methods 405, like gorilla/mux."""
     status, body = call("GET", "/version")
     assert status == 200
@@ -300,3 +310,8 @@ def test_version_and_unknown_routes(toxiproxy: Toxiproxy, call: Call) -> None:
     assert toxiproxy.version() is not None
     assert call("GET", "/nope") == (404, "404 page not found\n")
     assert call("PUT", "/proxies")[0] == 405
+    request = urllib.request.Request(f"http://{HOST}:{toxiproxy_port}/proxies", method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 405
+    assert refused.value.headers.get("Content-Type") is None

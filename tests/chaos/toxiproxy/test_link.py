@@ -17,6 +17,7 @@ from toxiproxy.proxy import Proxy
 from toxiproxy.server import Toxiproxy
 
 from tests.chaos.toxiproxy.conftest import Upstream
+from tests.conftest import REAL_TOXIPROXY
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -101,6 +102,10 @@ def test_bandwidth_limits_to_rate_kb_per_second(toxiproxy: Toxiproxy) -> None:
             assert recv_exactly(conn, len(payload)) == payload
             elapsed = time.perf_counter() - started
         assert 0.4 <= elapsed <= 0.9
+        if REAL_TOXIPROXY:
+            # A deliberate deviation (docs/operations.md): Toxiproxy 2.12's
+            # rate 0 never delivers; the bundled one reads it as unlimited.
+            return
         proxy.destroy_toxic("bandwidth_downstream")
         proxy.add_toxic(type="bandwidth", attributes={"rate": 0})
         with connect(proxy) as conn:
