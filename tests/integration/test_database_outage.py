@@ -154,3 +154,24 @@ def raw_get(url: str, token: str) -> tuple[int, str | None, object]:
             return response.status, response.headers.get("Retry-After"), json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, error.headers.get("Retry-After"), json.loads(error.read())
+
+
+async def test_connections_reset_under_the_server_cost_at_most_one_failed_request(
+    server: Daphne, postgres_proxy: Proxy
+) -> None:
+    """Every PostgreSQL connection reset under the server: the next requests succeed."""
+    token = await asyncio.to_thread(server.manage, "token", "lena", "--create")
+    url = f"{server.http}/api/orders/"
+    assert [(await acall_status(url, token)) for _ in range(4)] == [200] * 4
+    await asyncio.to_thread(
+        postgres_proxy.add_toxic, type="reset_peer", stream="downstream", attributes={"timeout": 0}
+    )
+    await asyncio.sleep(1)
+    await asyncio.to_thread(postgres_proxy.destroy_toxic, "reset_peer_downstream")
+    answers = [await acall_status(url, token) for _ in range(10)]
+    assert sum(status != 200 for status in answers) <= 1, answers
+    assert server.error_lines() == []
+
+
+async def acall_status(url: str, token: str) -> int:
+    return (await asyncio.to_thread(raw_get, url, token))[0]
