@@ -48,8 +48,9 @@ CUSTOMERS = ("alice", "bob")
 RSS_SAMPLES = 5 * 3600
 
 
-def postgres_admin(statement: str) -> None:
-    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as admin:
+def postgres_admin(statement: str, server: str = POSTGRES_URL) -> None:
+    """Run one statement (CREATE or DROP DATABASE) on `server`."""
+    with psycopg.connect(server, autocommit=True, connect_timeout=5) as admin:
         admin.execute(statement.encode())
 
 

@@ -17,6 +17,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from toxiproxy.proxy import Proxy
+
 from chaos.harness import Harness
 from chaos.orders_http import call, metric
 from chaos.report import Result
@@ -291,25 +293,58 @@ async def proxy_down(h: Harness, p: Profile, r: Result) -> None:
     r.figures["clients"] = len(h.clients)
 
 
-# 9
+# 9, 12: a backing service slow, then away, then its connections reset.
+
+
+async def slow_both_ways(h: Harness, proxy: Proxy | None, ms: int) -> None:
+    for stream in ("downstream", "upstream"):
+        await h.toxic(proxy, type="latency", stream=stream, attributes={"latency": ms})
+
+
+async def fast_again(h: Harness, proxy: Proxy | None) -> None:
+    for stream in ("downstream", "upstream"):
+        await h.untoxic(proxy, f"latency_{stream}")
+
+
+async def cut_off(h: Harness, proxy: Proxy | None, r: Result, what: str) -> float:
+    """Disable the proxy; readiness must say 503 while liveness stays 200.
+    Returns when the cut began (time.monotonic())."""
+    down = time.monotonic()
+    await h.set_enabled(proxy, False)
+    unready = await until_status(h, 503, 10)
+    live = call("GET", f"{h.daphne.http}/health/live")[0]
+    if unready is None or live != 200:
+        r.violations.append(f"during the {what} outage: ready 503 after {unready}, live {live}")
+    r.figures["ready_503_after_s"] = round(unready, 2) if unready is not None else "-"
+    return down
+
+
+async def restored(h: Harness, proxy: Proxy | None, r: Result, what: str) -> None:
+    await h.set_enabled(proxy, True)
+    ready = await until_status(h, 200, 15)
+    r.figures["ready_again_after_s"] = round(ready, 2) if ready is not None else "-"
+    if ready is None:
+        r.violations.append(f"/health/ready did not recover after the {what} came back")
+
+
+async def connections_reset(h: Harness, proxy: Proxy | None, r: Result, what: str) -> None:
+    await h.toxic(proxy, type="reset_peer", stream="downstream", attributes={"timeout": 0})
+    await asyncio.sleep(2)
+    await h.untoxic(proxy, "reset_peer_downstream")
+    if await until_status(h, 200, 15) is None:
+        r.violations.append(f"/health/ready did not recover after {what} connections were reset")
+
+
 async def redis_path(h: Harness, p: Profile, r: Result) -> None:
     await standard_clients(h, p)
     h.start_writing()
     started = time.time()
-    for stream in ("downstream", "upstream"):
-        await h.toxic(h.redis_proxy, type="latency", stream=stream, attributes={"latency": 200})
+    await slow_both_ways(h, h.redis_proxy, 200)
     await asyncio.sleep(p.soak)
     r.figures["p50_delivery_ms_redis_latency"] = round(percentile(delivery_ms(h, started), 0.5), 1)
-    for stream in ("downstream", "upstream"):
-        await h.untoxic(h.redis_proxy, f"latency_{stream}")
+    await fast_again(h, h.redis_proxy)
 
-    down = time.monotonic()
-    await h.set_enabled(h.redis_proxy, False)
-    unready = await until_status(h, 503, 10)
-    live = call("GET", f"{h.daphne.http}/health/live")[0]
-    if unready is None or live != 200:
-        r.violations.append(f"during the Redis outage: ready 503 after {unready}, live {live}")
-    r.figures["ready_503_after_s"] = round(unready, 2) if unready is not None else "-"
+    down = await cut_off(h, h.redis_proxy, r, "Redis")
     await asyncio.sleep(max(0.0, 8 - (time.monotonic() - down)))
     await h.stop_writing()
     interval = float(h.settings["WEBSOCKET_HEARTBEAT_INTERVAL"])
@@ -318,64 +353,35 @@ async def redis_path(h: Harness, p: Profile, r: Result) -> None:
     if converged is None:
         r.violations.append("clients did not converge through the database while Redis was down")
     await asyncio.sleep(max(0.0, 10 - (time.monotonic() - down)))
-    await h.set_enabled(h.redis_proxy, True)
     h.start_writing()
-    ready = await until_status(h, 200, 15)
-    r.figures["ready_again_after_s"] = round(ready, 2) if ready is not None else "-"
-    if ready is None:
-        r.violations.append("/health/ready did not recover after Redis came back")
-
-    await h.toxic(h.redis_proxy, type="reset_peer", stream="downstream", attributes={"timeout": 0})
-    await asyncio.sleep(2)
-    await h.untoxic(h.redis_proxy, "reset_peer_downstream")
-    if await until_status(h, 200, 15) is None:
-        r.violations.append("/health/ready did not recover after Redis connections were reset")
+    await restored(h, h.redis_proxy, r, "Redis")
+    await connections_reset(h, h.redis_proxy, r, "Redis")
 
 
-# 12
 async def database(h: Harness, p: Profile, r: Result) -> None:
     """PostgreSQL slow, then away for 10 s, then its connections reset: the
     API answers 503 meanwhile, readiness follows, nothing is lost."""
     await standard_clients(h, p)
     h.start_writing()
     started = time.time()
-    for stream in ("downstream", "upstream"):
-        await h.toxic(h.database_proxy, type="latency", stream=stream, attributes={"latency": 200})
+    await slow_both_ways(h, h.database_proxy, 200)
     await asyncio.sleep(p.soak)
-    for stream in ("downstream", "upstream"):
-        await h.untoxic(h.database_proxy, f"latency_{stream}")
+    await fast_again(h, h.database_proxy)
     # Writes begun under the latency land just after it.
     await asyncio.sleep(2)
     delivered = delivery_ms(h, started)
     r.figures["updates_through_db_latency"] = len(delivered)
     r.figures["p50_delivery_ms_db_latency"] = round(percentile(delivered, 0.5), 1)
 
-    down = time.monotonic()
-    await h.set_enabled(h.database_proxy, False)
-    unready = await until_status(h, 503, 10)
-    live = call("GET", f"{h.daphne.http}/health/live")[0]
+    down = await cut_off(h, h.database_proxy, r, "database")
     api, body = await asyncio.to_thread(
         call, "GET", f"{h.daphne.http}/api/orders/", h.tokens["alice"]
     )
-    if unready is None or live != 200:
-        r.violations.append(f"during the outage: ready 503 after {unready}, live {live}")
     if (api, body) != (503, {"detail": "database unavailable"}):
         r.violations.append(f"during the outage the API answered {api} {body}")
-    r.figures["ready_503_after_s"] = round(unready, 2) if unready is not None else "-"
     await asyncio.sleep(max(0.0, 10 - (time.monotonic() - down)))
-    await h.set_enabled(h.database_proxy, True)
-    ready = await until_status(h, 200, 15)
-    r.figures["ready_again_after_s"] = round(ready, 2) if ready is not None else "-"
-    if ready is None:
-        r.violations.append("/health/ready did not recover after the database came back")
-
-    await h.toxic(
-        h.database_proxy, type="reset_peer", stream="downstream", attributes={"timeout": 0}
-    )
-    await asyncio.sleep(2)
-    await h.untoxic(h.database_proxy, "reset_peer_downstream")
-    if await until_status(h, 200, 15) is None:
-        r.violations.append("/health/ready did not recover after database connections were reset")
+    await restored(h, h.database_proxy, r, "database")
+    await connections_reset(h, h.database_proxy, r, "database")
     await asyncio.sleep(p.soak)
 
 

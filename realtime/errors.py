@@ -86,9 +86,10 @@ def json_errors(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpReq
     return sync_middleware
 
 
-def database_unavailable() -> JsonResponse:
-    response = JsonResponse({"detail": "database unavailable"}, status=503)
-    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+def retry_later(status: int, detail: str, seconds: int) -> JsonResponse:
+    """A refusal the client should retry after `seconds` (a 429 or a 503)."""
+    response = JsonResponse({"detail": detail}, status=status)
+    response["Retry-After"] = str(seconds)
     return response
 
 
@@ -117,4 +118,4 @@ class DatabaseUnavailable:
         if not isinstance(exception, DatabaseError) or isinstance(exception, IntegrityError):
             return None
         logger.warning("database unavailable: %s", type(exception).__name__)
-        return database_unavailable()
+        return retry_later(503, "database unavailable", DATABASE_RETRY_AFTER)

@@ -25,9 +25,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import requests
 
+from chaos.harness import postgres_admin
 from loadtests.bench.__main__ import TMPFS, Readers, close_all, open_many
 from loadtests.bench.targets import OrdersTarget
 from realtime.observability.summary import percentile
@@ -122,14 +122,8 @@ async def measure(target: OrdersTarget, subscribers: int, args: argparse.Namespa
 def postgres_database(admin_url: str) -> tuple[str, str]:
     """A fresh database on admin_url's server: (its URL, its name)."""
     name = f"bench_write_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"'.encode())
+    postgres_admin(f'CREATE DATABASE "{name}"', admin_url)
     return admin_url.rsplit("/", 1)[0] + f"/{name}", name
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -155,7 +149,8 @@ async def run(args: argparse.Namespace) -> None:
             finally:
                 await asyncio.to_thread(target.stop)
                 if name:
-                    await asyncio.to_thread(drop_database, args.postgres_url, name)
+                    drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                    await asyncio.to_thread(postgres_admin, drop, args.postgres_url)
 
 
 def main() -> None:

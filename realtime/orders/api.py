@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Path, Schema
 from ninja import Status as Reply
 from ninja.errors import AuthenticationError, ValidationError
@@ -20,7 +20,7 @@ from ninja.security import HttpBearer
 from pydantic import AfterValidator
 
 from realtime.buckets import TokenBucket
-from realtime.errors import DatabaseUnavailable
+from realtime.errors import DatabaseUnavailable, retry_later
 from realtime.orders import service
 from realtime.orders.standings import RecentStandings
 from realtime.orders.states import Status
@@ -188,12 +188,6 @@ ERRORS: dict[int, type[Schema]] = {
 }
 
 
-def too_many(detail: str, retry_after: int) -> HttpResponse:
-    response = JsonResponse({"detail": detail}, status=429)
-    response["Retry-After"] = str(retry_after)
-    return response
-
-
 def check_query(request: HttpRequest, *known: str) -> None:
     """Refuse unknown query parameters, so that a typo (`?sinse=5`) is a 422
     rather than a silently different answer."""
@@ -232,7 +226,7 @@ def token(request: HttpRequest, body: TokenIn) -> Reply[dict[str, Any]] | HttpRe
             "sign-in locked out after repeated failures address=%s",
             request.META.get("REMOTE_ADDR", "-"),
         )
-        return too_many("too many failed sign-ins: try again later", settings.LOGIN_LOCKOUT)
+        return retry_later(429, "too many failed sign-ins: try again later", settings.LOGIN_LOCKOUT)
     if user is None or not user.is_active:
         return Reply(401, {"detail": "wrong username or password"})
     return Reply(
@@ -264,7 +258,9 @@ def create_order(request: HttpRequest, body: OrderIn) -> Reply[dict[str, Any]] |
     who = principal_of(request)
     wait = None if who.staff else ORDER_RATE.retry_after(who.user_id)
     if wait is not None:
-        return too_many(f"at most {settings.ORDER_CREATE_RATE:g} new orders per second", wait)
+        return retry_later(
+            429, f"at most {settings.ORDER_CREATE_RATE:g} new orders per second", wait
+        )
     owner: AbstractBaseUser | None
     users = get_user_model().objects
     if body.owner is not None and body.owner != who.username:

@@ -17,6 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from chaos.processes import HOST, Daphne, free_port, server_env, wait_until
+from tests.browser import chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -96,25 +97,13 @@ async def test_ws_orders_without_the_slash_is_the_same_endpoint(tmp_path: Path) 
 @pytest.mark.browser
 def test_the_api_docs_render_in_chromium_with_every_asset(tmp_path: Path) -> None:
     """/api/docs shows the Swagger UI with the API's operations; every file it loads is 200."""
-    from playwright.sync_api import sync_playwright
-
-    chromium = "/usr/bin/chromium"
-    if not Path(chromium).exists():
-        pytest.fail(f"{chromium} is missing: apt-get install chromium (README, prerequisites)")
-    with Daphne(free_port(), env_for(tmp_path), tmp_path / "logs") as server:
+    with Daphne(free_port(), env_for(tmp_path), tmp_path / "logs") as server, chromium() as browser:
         answers: list[tuple[int, str]] = []
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=chromium,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
-            page = browser.new_page()
-            page.on("response", lambda response: answers.append((response.status, response.url)))
-            page.goto(f"{server.http}/api/docs")
-            page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
-            operations = page.locator(".swagger-ui .opblock").count()
-            browser.close()
+        page = browser.new_page()
+        page.on("response", lambda response: answers.append((response.status, response.url)))
+        page.goto(f"{server.http}/api/docs")
+        page.wait_for_selector(".swagger-ui .opblock", timeout=15_000)
+        operations = page.locator(".swagger-ui .opblock").count()
         assert operations >= 5
         assets = [(status, url) for status, url in answers if "/static/" in url]
         assert assets, "the page loaded no static file"

@@ -20,7 +20,7 @@ import jwt
 import pytest
 
 from chaos.orders_http import acall, new_order
-from chaos.processes import HOST, Daphne, free_port, server_env
+from chaos.processes import HOST, Daphne, free_port, server_env, wait_until
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.wsclient import close_code, frames_for, next_frame, open_ws
 
@@ -207,22 +207,38 @@ def test_a_trickled_request_head_is_dropped_at_its_deadline(guarded: Daphne) -> 
 
 def test_connections_past_the_per_address_cap_are_refused(guarded: Daphne) -> None:
     """With 5 heads begun and unfinished from one address, the 6th connection is closed at once."""
-    time.sleep(1.5)
     held = [socket.create_connection((HOST, guarded.port)) for _ in range(5)]
     for sock in held:
         sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-    time.sleep(0.3)
     try:
-        with socket.create_connection((HOST, guarded.port)) as extra:
-            extra.settimeout(2)
-            assert extra.recv(1024) == b""
+        # Until the server has read the five heads' first lines.
+        wait_until(lambda: refused_at_once(guarded.port), 5, "a sixth connection refused")
+        assert refused_at_once(guarded.port)
         guarded.wait_for_log(r"WARNING realtime\.server refused a connection from 127\.0\.0\.1")
     finally:
         for sock in held:
             sock.close()
-    time.sleep(1.5)
-    with urllib.request.urlopen(f"{guarded.http}/health/live", timeout=5) as response:
-        assert response.status == 200
+    # The closed heads stop counting at their deadline (1 s here).
+    wait_until(lambda: live_status(guarded) == 200, 5, "/health/live from the same address")
+    assert live_status(guarded) == 200
+
+
+def refused_at_once(port: int) -> bool:
+    """Whether a new connection is closed by the server before it sends anything."""
+    with socket.create_connection((HOST, port)) as probe:
+        probe.settimeout(0.5)
+        try:
+            return probe.recv(1024) == b""
+        except TimeoutError:
+            return False
+
+
+def live_status(server: Daphne) -> int:
+    try:
+        with urllib.request.urlopen(f"{server.http}/health/live", timeout=5) as response:
+            return int(response.status)
+    except OSError:
+        return 0
 
 
 def test_a_non_ascii_subprotocol_is_a_400_at_info(guarded: Daphne) -> None:

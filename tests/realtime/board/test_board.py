@@ -8,15 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from chaos.orders_http import call, visible_versions
+from tests.browser import chromium
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.test_resume import write_directly
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parents[3] / "test-artifacts"
 
 
@@ -24,21 +23,12 @@ def test_board_shows_updates_live_and_resumes_after_a_restart(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """A PATCH shows within 1 s; a restart shows `reconnecting`, then what changed meanwhile."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (README, prerequisites)")
-    server = make_server(tmp_path, "sqlite", "memory", request)
-    server.start()
-    try:
+    with make_server(tmp_path, "sqlite", "memory", request) as server:
         tokens = seed_tokens(server)
         body = {"items": [{"name": "tea", "qty": 2}], "owner": "alice"}
         status, order = call("POST", f"{server.http}/api/orders/", tokens["staff"], body)
         assert status == 201
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
+        with chromium() as browser:
             page = browser.new_page(viewport={"width": 390, "height": 844})
             page.goto(f"{server.http}/?token={tokens['staff']}")
             page.wait_for_selector('#status[data-state="connected"]', timeout=10_000)
@@ -65,10 +55,7 @@ def test_board_shows_updates_live_and_resumes_after_a_restart(
             assert page.text_content("#seq") != "-"
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "board.png"), full_page=True)
-            browser.close()
         print(f"PATCH -> row changed in the browser: {patch_to_row_ms:.0f} ms")
-    finally:
-        server.stop()
 
 
 def test_board_assets_are_served_and_others_are_not(
@@ -78,9 +65,7 @@ def test_board_assets_are_served_and_others_are_not(
     import urllib.error
     import urllib.request
 
-    server = make_server(tmp_path, "sqlite", "memory", request)
-    server.start()
-    try:
+    with make_server(tmp_path, "sqlite", "memory", request) as server:
         with urllib.request.urlopen(f"{server.http}/", timeout=5) as page:
             assert page.headers["Content-Type"].startswith("text/html")
             assert b'<script type="module" src="/board/board.js">' in page.read()
@@ -90,33 +75,22 @@ def test_board_assets_are_served_and_others_are_not(
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(f"{server.http}{path}", timeout=5)
             assert refused.value.code == 404
-    finally:
-        server.stop()
 
 
 def test_the_board_renews_its_token_and_stays_signed_in(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """A board opened with a 4 s token is still connected at 7 s, on a renewed token."""
-    server = make_server(tmp_path, "sqlite", "memory", request)
-    server.start()
-    try:
+    with make_server(tmp_path, "sqlite", "memory", request) as server:
         short = server.manage("token", "alice", "--create", "--ttl", "4")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-            )
+        with chromium() as browser:
             page = browser.new_page()
             page.goto(f"{server.http}/?token={short}")
             page.wait_for_selector('#status[data-state="connected"]', timeout=10_000)
+            # Past the token's expiry: what is under test is that time passing changes nothing.
             page.wait_for_timeout(7000)
             assert page.get_attribute("#status", "data-state") == "connected"
             assert page.is_hidden("#login")
             renewed = page.evaluate("sessionStorage.getItem('token')")
             assert renewed != short
-            browser.close()
         assert "code=4401" not in server.log_text()
-    finally:
-        server.stop()

@@ -29,14 +29,19 @@ async def test_one_user_gets_at_most_its_turns_and_the_rest_wait() -> None:
 async def test_another_user_is_not_queued_behind_a_greedy_one() -> None:
     """While one user's turns are all taken, another user's read goes at once."""
     turns = ReplayTurns(per_user=2, total=16)
-    release = asyncio.Event()
+    release, both_held = asyncio.Event(), asyncio.Event()
+    holding = 0
 
     async def hold() -> None:
+        nonlocal holding
         async with turns.turn(1):
+            holding += 1
+            if holding == 2:
+                both_held.set()
             await release.wait()
 
     greedy = [asyncio.create_task(hold()) for _ in range(10)]
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(both_held.wait(), 1)
     async with asyncio.timeout(1), turns.turn(2):
         pass
     release.set()
