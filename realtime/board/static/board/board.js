@@ -1,75 +1,72 @@
-// The live order board: a table of the orders this token may see, kept current
-// by OrdersConnection, with the connection state and the last seq on show.
+// The order board (docs/board.md): signs in (or takes `/?token=` from a kiosk),
+// then shows the kitchen display to staff and the order tracker to customers,
+// both kept current by OrdersConnection, with the connection pill and last seq.
 
+import { fetchOrders, signIn } from "/board/api.js";
 import { OrdersConnection } from "/board/connection.js";
+import { Kitchen } from "/board/kitchen.js";
+import { Tracker } from "/board/tracker.js";
 
-const rows = new Map(); // order id -> order
-const table = document.querySelector("#orders tbody");
 const statusEl = document.querySelector("#status");
 const seqEl = document.querySelector("#seq");
+const announcer = document.querySelector("#announce");
+const signOut = document.querySelector("#sign-out");
+
+const REASONS = {
+  1008: "refused by the server",
+  1009: "message too big",
+  4400: "bad request",
+  4401: "session expired",
+  4403: "not allowed",
+};
 
 function claims(token) {
-  const part = token.split(".")[1] || "";
-  return JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
-}
-
-function render(order, changed) {
-  let row = document.getElementById(`order-${order.id}`);
-  if (!row) {
-    row = document.createElement("tr");
-    row.id = `order-${order.id}`;
-    row.innerHTML = "<td></td><td></td><td data-status></td><td></td><td></td>";
-    table.prepend(row);
-  }
-  const items = (order.items || []).map((i) => `${i.qty}× ${i.name}`).join(", ");
-  const updated = new Date(order.updated_at).toLocaleTimeString();
-  [order.id, order.owner, order.status, items, updated].forEach((value, i) => {
-    row.cells[i].textContent = value;
-  });
-  row.cells[2].dataset.status = order.status;
-  if (changed) {
-    row.classList.remove("changed");
-    void row.offsetWidth;
-    row.classList.add("changed");
+  try {
+    const part = token.split(".")[1] || "";
+    return JSON.parse(atob(part.replace(/-/g, "+").replace(/_/g, "/")));
+  } catch {
+    return {};
   }
 }
 
-function apply(order, changed) {
-  const known = rows.get(order.id);
-  if (known && known.version >= order.version) return;
-  rows.set(order.id, order);
-  render(order, changed);
+function announce(text) {
+  announcer.textContent = text;
 }
 
-async function loadOrders(token) {
-  let after = 0;
-  for (let page = 0; page < 1000; page++) {
-    const reply = await fetch(`/api/orders/?limit=500&after_id=${after}`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    if (!reply.ok) return;
-    const orders = await reply.json();
-    orders.forEach((order) => apply(order, false));
-    if (orders.length < 500) return;
-    after = orders[orders.length - 1].id;
-  }
-}
-
-function showState(state, detail) {
+function showState(state, detail = {}) {
   statusEl.dataset.state = state;
-  if (state === "connected") statusEl.textContent = "connected";
-  else if (state === "reconnecting") statusEl.textContent = `reconnecting in ${detail.seconds.toFixed(1)} s`;
-  else statusEl.textContent = `offline${detail && detail.reason ? ` (${detail.reason})` : ""}`;
+  if (state === "reconnecting") statusEl.textContent = `reconnecting in ${Math.ceil(detail.seconds)} s`;
+  else if (state === "offline") statusEl.textContent = `offline: ${detail.reason || REASONS[detail.code] || "disconnected"}`;
+  else statusEl.textContent = state.replace("-", " ");
+}
+
+// Signing out starts the page afresh, so no card or timer outlives the session.
+function end(connection) {
+  connection.stop();
+  sessionStorage.removeItem("token");
+  location.replace(location.pathname);
 }
 
 function start(token) {
-  let staff = false;
-  try {
-    staff = Boolean(claims(token).staff);
-  } catch {
-    staff = false;
-  }
-  const connection = new OrdersConnection({
+  const who = claims(token);
+  const staff = Boolean(who.staff);
+  const orders = new Map(); // order id -> newest version seen
+  let connection;
+  const apply = (order, live = false) => {
+    const known = orders.get(order.id);
+    if (known && known.version >= order.version) return;
+    orders.set(order.id, order);
+    view.show(order, live);
+  };
+  const options = { token: () => connection.token, apply, announce };
+  const view = staff
+    ? new Kitchen(document.querySelector("#kitchen"), options)
+    : new Tracker(document.querySelector("#tracker"), options);
+  view.root.hidden = false;
+  document.querySelector("#title").textContent = staff ? "Kitchen" : `Orders for ${who.name || "you"}`;
+  signOut.hidden = false;
+  signOut.onclick = () => end(connection);
+  connection = new OrdersConnection({
     token,
     staff,
     onUpdate: (frame) => {
@@ -78,12 +75,17 @@ function start(token) {
     },
     onState: (state, detail) => {
       showState(state, detail);
+      if (state === "connected") seqEl.textContent = Math.max(Number(seqEl.textContent) || 0, detail.cursor);
       if (state === "offline" && detail.code === 4401) {
-        sessionStorage.removeItem("token");
-        showLogin("Your session has expired; sign in again.");
+        sessionStorage.setItem("signin.message", "Your session has ended: sign in again.");
+        end(connection);
       }
     },
-    onResync: () => loadOrders(connection.token),
+    onResync: async () => {
+      const all = await fetchOrders(connection.token);
+      if (all === null) announce("Could not load the orders: they will load on reconnect.");
+      else all.forEach((order) => apply(order));
+    },
     onToken: (fresh) => sessionStorage.setItem("token", fresh),
   });
   window.addEventListener("offline", () => showState("offline", { reason: "no network" }));
@@ -92,26 +94,26 @@ function start(token) {
 
 function showLogin(message = "") {
   const form = document.querySelector("#login");
+  const error = document.querySelector("#login-error");
+  const button = form.querySelector("button");
   form.hidden = false;
-  document.querySelector("#login-error").textContent = message;
+  error.textContent = message;
   form.onsubmit = async (event) => {
     event.preventDefault();
     const data = Object.fromEntries(new FormData(form));
-    const reply = await fetch("/api/token/", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(data),
-    });
-    if (!reply.ok) {
-      document.querySelector("#login-error").textContent =
-        reply.status === 429 ? "Too many failed sign-ins: try again later." : "Wrong username or password.";
+    button.disabled = true;
+    error.textContent = "";
+    const result = await signIn(data.username, data.password);
+    button.disabled = false;
+    if (!result.ok) {
+      error.textContent = result.message;
       return;
     }
-    const { token } = await reply.json();
-    sessionStorage.setItem("token", token);
+    sessionStorage.setItem("token", result.token);
     form.hidden = true;
-    start(token);
+    start(result.token);
   };
+  form.querySelector("input").focus();
 }
 
 const fromUrl = new URLSearchParams(location.search).get("token");
@@ -120,5 +122,9 @@ if (fromUrl) {
   history.replaceState(null, "", location.pathname);
 }
 const token = sessionStorage.getItem("token");
+showState("signed-out");
 if (token) start(token);
-else showLogin();
+else {
+  showLogin(sessionStorage.getItem("signin.message") || "");
+  sessionStorage.removeItem("signin.message");
+}

@@ -29,6 +29,8 @@ export class OrdersConnection {
   }
 
   start() {
+    if (this.stopped) return;
+    this.onState("connecting", {});
     const params = new URLSearchParams({ token: this.token });
     if (this.staff) params.set("scopes", "all");
     if (this.cursor !== null) params.set("since", this.cursor);
@@ -38,6 +40,15 @@ export class OrdersConnection {
     ws.onmessage = (event) => this.receive(ws, JSON.parse(event.data));
     ws.onclose = (event) => this.closed(ws, event.code, event.reason);
     this.watch(10);
+  }
+
+  // Closes for good (signing out): no reconnect, no renewal.
+  stop() {
+    this.stopped = true;
+    const ws = this.ws;
+    this.ws = null;
+    for (const timer of [this.watchdog, this.renewal, this.countdown]) clearTimeout(timer);
+    if (ws) ws.close(1000, "signed out");
   }
 
   watch(seconds) {
@@ -111,7 +122,7 @@ export class OrdersConnection {
     const { token } = await reply.json();
     this.token = token;
     if (this.onToken) this.onToken(token);
-    this.send({ type: "auth", token });
+    if (!this.stopped) this.send({ type: "auth", token });
   }
 
   closed(ws, code, reason) {
