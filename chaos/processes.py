@@ -89,6 +89,7 @@ class Daphne:
     log_dir: Path
     process: subprocess.Popen[bytes] | None = None
     output: Path = field(init=False)
+    workers: int = 1
 
     def __post_init__(self) -> None:
         self.output = self.log_dir / f"daphne-{self.port}.out"
@@ -131,7 +132,10 @@ class Daphne:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.output.open("ab") as out:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "realtime.cli", "serve", "--port", str(self.port)],
+                [
+                    *(sys.executable, "-m", "realtime.cli", "serve", "--port", str(self.port)),
+                    *(("--workers", str(self.workers)) if self.workers > 1 else ()),
+                ],
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

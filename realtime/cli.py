@@ -45,29 +45,71 @@ def loopback(host: str) -> bool:
         return False
 
 
+def _refuse_dev_key(host: str) -> bool:
+    from django.conf import settings
+
+    if settings.SECRET_KEY != settings.DEV_SECRET_KEY or settings.DEBUG or loopback(host):
+        return False
+    print(
+        f"realtime serve: SECRET_KEY is not set; it is required to serve on {host} "
+        "(the development key is only for loopback addresses or DEBUG=1)",
+        file=sys.stderr,
+    )
+    return True
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.workers > 1 and args.fd is None:
+        return _supervise(args)
     # First: it installs the reactor daphne needs.
     from realtime.daphne.server import ListenError, serve
 
     _setup()
-    from django.conf import settings
-
-    if settings.SECRET_KEY == settings.DEV_SECRET_KEY and not (
-        settings.DEBUG or loopback(args.host)
-    ):
-        print(
-            f"realtime serve: SECRET_KEY is not set; it is required to serve on {args.host} "
-            "(the development key is only for loopback addresses or DEBUG=1)",
-            file=sys.stderr,
-        )
+    if _refuse_dev_key(args.host):
         return 2
-    _migrate()
+    if args.fd is None:
+        # A worker's supervisor has migrated.
+        _migrate()
     try:
-        serve(args.host, args.port)
+        serve(args.host, args.port, fd=args.fd)
     except ListenError as exc:
         print(f"realtime serve: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    """`--workers N`: one listening socket, N daphne processes accepting from it."""
+    _setup()
+    from django.conf import settings
+    from django.db import connections
+
+    from realtime.supervisor import Supervisor, listen, worker_command
+
+    if _refuse_dev_key(args.host):
+        return 2
+    if ":" in args.host:
+        # Twisted adopts an inherited socket as IPv4 only.
+        print(f"realtime serve: --workers needs an IPv4 address, not {args.host}", file=sys.stderr)
+        return 2
+    if not settings.REDIS_URL:
+        print(
+            f"realtime serve: --workers {args.workers} needs REDIS_URL: an update published "
+            "by one worker reaches the clients of the others only through the Redis "
+            "channel layer (docs/operations.md, Workers)",
+            file=sys.stderr,
+        )
+        return 2
+    _migrate()
+    connections.close_all()
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as exc:
+        print(f"realtime serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    command = worker_command(args.host, args.port, sock.fileno())
+    # The workers exit within the grace on their own; a little more before killing.
+    return Supervisor(args.workers, sock, command, settings.SHUTDOWN_GRACE + 0.5).run()
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -121,6 +163,13 @@ def cmd_logs_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -128,6 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate if needed and serve with daphne")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=positive,
+        default=1,
+        help="daphne processes sharing the port (more than 1 needs REDIS_URL)",
+    )
+    # A worker started by the supervisor accepts from this inherited socket.
+    serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(run=cmd_serve)
 
     token = commands.add_parser("token", help="print a token for USERNAME and nothing else")

@@ -164,6 +164,8 @@ WEBSOCKET_MAX_REPLAYS_PER_USER = env_number("WEBSOCKET_MAX_REPLAYS_PER_USER", 2)
 WEBSOCKET_MAX_REPLAYS = env_number("WEBSOCKET_MAX_REPLAYS", 4)
 EVENT_RETENTION = env_number("EVENT_RETENTION", 86400)
 SHUTDOWN_GRACE = env_number("SHUTDOWN_GRACE", 10.0)
+# Which worker of `realtime serve --workers N` this process is; its supervisor sets it.
+WORKER = env_number("REALTIME_WORKER", 1)
 HTTP_IDLE_TIMEOUT = env_number("HTTP_IDLE_TIMEOUT", 60.0)
 # A request head must arrive whole within this, however slowly its bytes come.
 HTTP_HEADER_TIMEOUT = env_number("HTTP_HEADER_TIMEOUT", 10.0)

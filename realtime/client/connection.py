@@ -62,6 +62,8 @@ class StateChange:
     reason: str = ""
     retry_in: float | None = None
     cursor: int | None = None
+    # Which worker of `realtime serve --workers N` answered (connected only).
+    worker: int | None = None
 
 
 class ClientStopped(Exception):
@@ -257,7 +259,14 @@ class OrdersClient:
                     await ws.send(json.dumps(frame))
             if step.welcome is not None:
                 self.backoff.reset()
-                await self._emit(StateChange(State.CONNECTED, cursor=session.cursor))
+                worker = step.welcome.get("worker")
+                await self._emit(
+                    StateChange(
+                        State.CONNECTED,
+                        cursor=session.cursor,
+                        worker=worker if isinstance(worker, int) else None,
+                    )
+                )
             if step.error is not None:
                 logger.warning("server error frame: %s", step.error)
             if step.resync:

@@ -32,6 +32,7 @@ from realtime.ws.wire import FRAME_SENDER
 logger = logging.getLogger("realtime.server")
 
 DRAIN_POLL = 0.05
+SUPERVISOR_POLL = 1.0
 LISTEN_BACKLOG = 4096
 HUB_START_TIMEOUT = 5.0
 SWITCH_INTERVAL = 0.001
@@ -40,7 +41,10 @@ DENIAL_RESPONSE = "websocket.http.response"
 NO_OPTIONS: dict[str, Any] = {}
 
 
-def endpoint(host: str, port: int) -> str:
+def endpoint(host: str, port: int, fd: int | None = None) -> str:
+    if fd is not None:
+        # A worker of `--workers N`: its supervisor listens (IPv4), with the same backlog.
+        return f"fd:fileno={fd}"
     # Twisted listens with a backlog of 50, so a reconnect storm overflows the
     # accept queue and clients time out; the kernel caps this at somaxconn.
     interface = host.strip("[]").replace(":", "\\:")
@@ -189,7 +193,7 @@ class ListenError(Exception):
     """The server could not listen on its address."""
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, fd: int | None = None) -> None:
     from channels.routing import get_default_application
     from twisted.internet import reactor
 
@@ -201,7 +205,7 @@ def serve(host: str, port: int) -> None:
             settings.HTTP_IDLE_TIMEOUT,
         ),
         application=get_default_application(),
-        endpoints=[endpoint(host, port)],
+        endpoints=[endpoint(host, port, fd)],
         signal_handlers=False,
         action_logger=None,
         ping_interval=settings.WEBSOCKET_HEARTBEAT_INTERVAL,
@@ -213,7 +217,9 @@ def serve(host: str, port: int) -> None:
         # A storm of thousands of connects queues behind the token and user checks.
         websocket_handshake_timeout=15,
         application_close_timeout=max(1.0, settings.SHUTDOWN_GRACE / 2),
-        ready_callable=lambda: logger.info("serving on http://%s:%s/", host, port),
+        ready_callable=lambda: logger.info(
+            "serving on http://%s:%s/ (worker %d)", host, port, settings.WORKER
+        ),
     )
     if settings.SECRET_KEY == settings.DEV_SECRET_KEY:
         logger.warning("SECRET_KEY is not set: tokens are signed with the development key")
@@ -225,10 +231,22 @@ def serve(host: str, port: int) -> None:
     start_hub()
     drain = Drain(reactor, server, settings.SHUTDOWN_GRACE)
     reactor.callWhenRunning(drain.install)
+    if fd is not None:
+        reactor.callWhenRunning(watch_supervisor, reactor, drain, os.getppid())
     reactor.callWhenRunning(configure_protocols, server)
     server.run()
     if server.listen_failure:
         raise ListenError(f"cannot listen on {host}:{port}: {server.listen_failure}")
+
+
+def watch_supervisor(reactor: Any, drain: Drain, supervisor: int) -> None:
+    """A worker whose supervisor died (SIGKILL leaves no time to drain the
+    workers) drains itself rather than serve on unsupervised."""
+    if os.getppid() == supervisor:
+        reactor.callLater(SUPERVISOR_POLL, watch_supervisor, reactor, drain, supervisor)
+        return
+    logger.warning("the supervisor (pid %d) is gone: draining", supervisor)
+    drain.begin(signal.SIGTERM)
 
 
 def raise_file_limit() -> None:

@@ -162,19 +162,25 @@ class Hub:
 
     def subscribe(self, subscriber: Subscriber, scope: Scope) -> None:
         if scope.kind == "all":
-            self._all.add(subscriber)
+            members = self._all
         else:
             index, key = self._index(subscriber, scope)
-            index.setdefault(key, set()).add(subscriber)
+            members = index.setdefault(key, set())
+        if subscriber not in members:
+            members.add(subscriber)
+            metrics.GROUP_MEMBERS.inc()
 
     def unsubscribe(self, subscriber: Subscriber, scope: Scope) -> None:
         if scope.kind == "all":
-            self._all.discard(subscriber)
+            if subscriber in self._all:
+                self._all.discard(subscriber)
+                metrics.GROUP_MEMBERS.dec()
             return
         index, key = self._index(subscriber, scope)
         members = index.get(key)
-        if members is not None:
+        if members is not None and subscriber in members:
             members.discard(subscriber)
+            metrics.GROUP_MEMBERS.dec()
             if not members:
                 del index[key]
 
@@ -297,7 +303,6 @@ class Hub:
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
-metrics.GROUP_MEMBERS.set_function(lambda: sum(sum(h.group_sizes()) for h in list(_hubs.values())))
 
 
 def get_hub() -> Hub:

@@ -8,6 +8,7 @@ import json
 import logging
 import logging.config
 import logging.handlers
+import os
 import re
 import sys
 import threading
@@ -164,7 +165,9 @@ class LogDirError(Exception):
 class ReportingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating file whose failures (a full disk, a vanished directory)
     are reported on stderr once a minute with the count of lines lost,
-    instead of a traceback per line."""
+    instead of a traceback per line. The workers of `realtime serve
+    --workers N` share the file: one that finds it rotated by another
+    reopens it rather than write on into the old one."""
 
     report_every = 60.0
 
@@ -172,6 +175,29 @@ class ReportingFileHandler(logging.handlers.RotatingFileHandler):
         super().__init__(*args, **kwargs)
         self.lost = 0
         self.reported_at = -self.report_every
+        self.opened = self._identity()
+
+    def _identity(self) -> tuple[int, int] | None:
+        try:
+            found = os.stat(self.baseFilename)
+        except OSError:
+            return None
+        return found.st_dev, found.st_ino
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.stream is not None and self._identity() != self.opened:
+            try:
+                self.stream.close()
+                self.stream = self._open()
+            except OSError:
+                self.handleError(record)
+                return
+            self.opened = self._identity()
+        super().emit(record)
+
+    def doRollover(self) -> None:
+        super().doRollover()
+        self.opened = self._identity()
 
     def handleError(self, record: logging.LogRecord) -> None:
         self.lost += 1

@@ -1,10 +1,15 @@
-"""Prometheus metrics (docs/operations.md)."""
+"""Prometheus metrics (docs/operations.md). Under `realtime serve --workers N`
+prometheus-client's multiprocess mode adds up every worker's: gauges of
+counts sum over the live workers, and each worker's state is a series of its
+own (a `pid` label)."""
 
 from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-OPEN_CONNECTIONS = Gauge("ws_connections_open", "WebSocket connections open now")
+OPEN_CONNECTIONS = Gauge(
+    "ws_connections_open", "WebSocket connections open now", multiprocess_mode="livesum"
+)
 CONNECTIONS_CLOSED = Counter(
     "ws_connections_total",
     "WebSocket connections closed, by close code and by who closed (client, server, network)",
@@ -32,8 +37,18 @@ LAYER_ERRORS = Counter(
 # (and an alert on it) has something to read before the first failure.
 for _operation in ("publish", "receive", "group_add"):
     LAYER_ERRORS.labels(operation=_operation)
-GROUP_MEMBERS = Gauge("ws_group_members", "Connections' memberships of mine, order and all groups")
-BREAKER_STATE = Gauge(
-    "channel_layer_breaker_state", "Channel-layer circuit breaker: 0 closed, 1 open, 2 half-open"
+GROUP_MEMBERS = Gauge(
+    "ws_group_members",
+    "Connections' memberships of mine, order and all groups",
+    multiprocess_mode="livesum",
 )
-READY = Gauge("ws_ready", "1 when the last /health/ready answered 200, 0 when it answered 503")
+BREAKER_STATE = Gauge(
+    "channel_layer_breaker_state",
+    "Channel-layer circuit breaker: 0 closed, 1 open, 2 half-open",
+    multiprocess_mode="liveall",
+)
+READY = Gauge(
+    "ws_ready",
+    "1 when the last /health/ready answered 200, 0 when it answered 503",
+    multiprocess_mode="liveall",
+)

@@ -48,6 +48,8 @@ class Config:
     max_message_bytes: int
     rate_limit: float
     replay_page: int = 500
+    # Which worker of `realtime serve --workers N` serves the connection.
+    worker: int = 1
     # Pages one replay may read before it gives up with resync_required.
     replay_pages: int = 2000
     # Frames a replay queues before it waits for the I/O layer to send them.
@@ -258,6 +260,7 @@ class Connection:
                 cursor=head,
                 max_lag=config.max_lag,
                 expires_at=principal.expires_at,
+                worker=config.worker,
             )
         )
         self._join(MINE)

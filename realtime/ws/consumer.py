@@ -63,6 +63,7 @@ def config() -> connection.Config:
         max_message_bytes=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
         rate_limit=settings.WEBSOCKET_RATE_LIMIT,
         replay_pages=settings.WEBSOCKET_REPLAY_PAGES,
+        worker=settings.WORKER,
     )
     return _CONFIGS.setdefault(fresh, fresh)
 

@@ -237,6 +237,7 @@ def welcome(
     cursor: int,
     max_lag: int,
     expires_at: float,
+    worker: int,
 ) -> dict[str, Any]:
     return {
         "type": "welcome",
@@ -247,6 +248,7 @@ def welcome(
         "cursor": cursor,
         "max_lag": max_lag,
         "expires_at": expires_at,
+        "worker": worker,
         "protocol": PROTOCOL_VERSION,
     }
 

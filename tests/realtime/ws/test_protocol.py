@@ -80,7 +80,7 @@ def test_since_query_parameter() -> None:
 
 
 def test_welcome_has_every_documented_field() -> None:
-    """welcome carries the documented fields, the token's expiry among them, and protocol 1."""
+    """welcome carries the documented fields (the token's expiry, the worker) and protocol 1."""
     frame = protocol.welcome(
         connection_id="c1",
         user="alice",
@@ -89,9 +89,11 @@ def test_welcome_has_every_documented_field() -> None:
         cursor=3,
         max_lag=1000,
         expires_at=1700000000.0,
+        worker=2,
     )
     fields = {"connection_id", "user", "heartbeat_interval", "heartbeat_timeout", "cursor"}
     assert fields <= set(frame)
+    assert frame["worker"] == 2
     assert frame["expires_at"] == 1700000000.0
     assert frame["protocol"] == 1
     assert frame["type"] == "welcome"

@@ -1,0 +1,109 @@
+"""The supervisor of `realtime serve --workers N` (`realtime/supervisor.py`),
+with small Python programs standing in for daphne workers."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from realtime.supervisor import Backoff, Supervisor, listen
+
+pytestmark = pytest.mark.timeout(60)
+
+# Exits 0 on SIGTERM, as a worker does once drained; notes the port of the socket it inherited.
+POLITE = (
+    "import signal, socket, sys, time\n"
+    "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+    "sock = socket.socket(fileno=int(sys.argv[1]))\n"
+    "open(sys.argv[2], 'a').write(f'{sock.getsockname()[1]}\\n')\n"
+    "time.sleep(60)\n"
+)
+STUBBORN = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n"
+
+
+def program(
+    source: str, sock: socket.socket, notes: Path | None = None
+) -> Callable[[int], list[str]]:
+    return lambda number: [sys.executable, "-c", source, str(sock.fileno()), str(notes)]
+
+
+def wait_for(condition: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_backoff_doubles_to_its_cap_and_starts_afresh_after_a_stable_run() -> None:
+    """0.5, 1, 2, 4, 8, 10, 10 s; a worker that ran 30 s is back to 0.5 s."""
+    backoff = Backoff()
+    assert [backoff.delay(lived=1) for _ in range(7)] == [0.5, 1, 2, 4, 8, 10, 10]
+    assert backoff.delay(lived=30) == 0.5
+
+
+def test_listen_refuses_a_taken_address() -> None:
+    """A port in use is an OSError, and no socket is left open."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        with pytest.raises(OSError, match="in use"):
+            listen("127.0.0.1", taken.getsockname()[1])
+
+
+def test_workers_inherit_the_socket_are_restarted_and_drain_on_sigterm(tmp_path: Path) -> None:
+    """Both workers get the socket; a killed one comes back after its backoff; SIGTERM ends all, 0."""
+    sock = listen("127.0.0.1", 0)
+    notes = tmp_path / "ports"
+    supervisor = Supervisor(
+        2, sock, program(POLITE, sock, notes), grace=5, backoff=lambda: Backoff(base=0.05)
+    )
+    port = sock.getsockname()[1]
+    result: list[int] = []
+    runner = threading.Thread(target=lambda: result.append(supervisor.supervise()))
+    runner.start()
+    try:
+        wait_for(lambda: notes.exists() and len(notes.read_text().split()) == 2, 10)
+        first = supervisor.workers[0].process
+        assert first is not None
+        first.kill()
+        wait_for(lambda: supervisor.workers[0].process is not first, 5)
+        wait_for(lambda: notes.exists() and len(notes.read_text().split()) == 3, 10)
+    finally:
+        supervisor._stop(signal.SIGTERM)
+        runner.join(10)
+    assert notes.read_text().split() == [str(port)] * 3
+    assert result == [0]
+    assert supervisor.live() == []
+    assert sock.fileno() == -1
+
+
+def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace() -> None:
+    """The drain waits out the grace, kills what is left, and reports failure."""
+    sock = listen("127.0.0.1", 0)
+    supervisor = Supervisor(1, sock, program(STUBBORN, sock), grace=0.5)
+    supervisor.start(supervisor.workers[0])
+    time.sleep(0.3)
+    supervisor.stopping = signal.SIGTERM
+    started = time.monotonic()
+    assert supervisor.drain() == 1
+    assert time.monotonic() - started < 2
+    assert supervisor.live() == []
+
+
+def test_a_worker_that_cannot_start_stops_the_supervisor() -> None:
+    """Five exits within seconds of starting, in a row: give up with 1 rather than spin."""
+    sock = listen("127.0.0.1", 0)
+    failing = Supervisor(
+        1,
+        sock,
+        lambda n: [sys.executable, "-c", "raise SystemExit(3)"],
+        grace=1,
+        backoff=lambda: Backoff(base=0.01),
+    )
+    assert failing.run() == 1
+    assert failing.workers[0].early_exits == 5
