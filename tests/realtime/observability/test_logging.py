@@ -139,3 +139,25 @@ def test_an_unwritable_log_dir_is_one_error_naming_it(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(LogDirError, match=r"LOG_DIR .*file/logs is not writable: Not a directory"):
         configure({"log_dir": blocker / "logs"})
+
+
+def test_a_file_rotated_by_another_worker_is_reopened(tmp_path: Path) -> None:
+    """A worker reopens websocket.log rotated by another, rather than rotate it again."""
+    path = tmp_path / "websocket.log"
+    first, second = (
+        ReportingFileHandler(str(path), maxBytes=200, backupCount=2, encoding="utf-8")
+        for _ in range(2)
+    )
+    for handler in (first, second):
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    try:
+        for n in range(10):
+            first.emit(record(f"first {n} " + "x" * 40))
+        assert (tmp_path / "websocket.log.1").exists()
+        second.emit(record("second after the rotation"))
+        assert "second after the rotation" in path.read_text()
+        assert "first 9" in path.read_text()
+        assert "second after the rotation" not in (tmp_path / "websocket.log.1").read_text()
+    finally:
+        first.close()
+        second.close()
