@@ -49,14 +49,16 @@ def test_backoff_doubles_to_its_cap_and_starts_afresh_after_a_stable_run() -> No
 
 
 def test_listen_refuses_a_taken_address() -> None:
-    """A port in use is an OSError, and no socket is left open."""
-    with socket.create_server(("127.0.0.1", 0)) as taken:
-        with pytest.raises(OSError, match="in use"):
-            listen("127.0.0.1", taken.getsockname()[1])
+    """A port in use is an OSError that says so."""
+    with (
+        socket.create_server(("127.0.0.1", 0)) as taken,
+        pytest.raises(OSError, match="in use"),
+    ):
+        listen("127.0.0.1", taken.getsockname()[1])
 
 
 def test_workers_inherit_the_socket_are_restarted_and_drain_on_sigterm(tmp_path: Path) -> None:
-    """Both workers get the socket; a killed one comes back after its backoff; SIGTERM ends all, 0."""
+    """Both workers get the socket; a killed one comes back after its backoff; SIGTERM: 0."""
     sock = listen("127.0.0.1", 0)
     notes = tmp_path / "ports"
     supervisor = Supervisor(
