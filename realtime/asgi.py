@@ -15,8 +15,11 @@ from django.urls import path, re_path
 
 django_app = get_asgi_application()
 
+from django.conf import settings  # noqa: E402
+
 from realtime.observability.http import HttpObserver  # noqa: E402
 from realtime.observability.logging import LIFECYCLE_LOGGER, log_event  # noqa: E402
+from realtime.request_threads import RequestThreads  # noqa: E402
 from realtime.ws.consumer import OrdersConsumer  # noqa: E402
 
 
@@ -47,7 +50,7 @@ logger = logging.getLogger(LIFECYCLE_LOGGER)
 
 application = ProtocolTypeRouter(
     {
-        "http": HttpObserver(django_app),
+        "http": HttpObserver(RequestThreads(django_app, settings.HTTP_THREADS)),
         "websocket": URLRouter(
             [
                 path("ws/orders/", OrdersConsumer.as_asgi()),

@@ -167,6 +167,8 @@ SHUTDOWN_GRACE = env_number("SHUTDOWN_GRACE", 10.0)
 # Which worker of `realtime serve --workers N` this process is; its supervisor sets it.
 WORKER = env_number("REALTIME_WORKER", 1)
 HTTP_IDLE_TIMEOUT = env_number("HTTP_IDLE_TIMEOUT", 60.0)
+# Threads that run HTTP requests' Django code, each keeping its database connection.
+HTTP_THREADS = env_number("HTTP_THREADS", 16)
 # A request head must arrive whole within this, however slowly its bytes come.
 HTTP_HEADER_TIMEOUT = env_number("HTTP_HEADER_TIMEOUT", 10.0)
 # Connections one client address may hold before their request head arrives.

@@ -42,6 +42,7 @@ class OrdersTarget:
         database_url: str = "",
         orm: bool = False,
         settings: dict[str, str] | None = None,
+        workers: int = 1,
     ) -> None:
         if orm and not redis_url:
             raise ValueError("an ORM writer reaches the server only through Redis")
@@ -59,7 +60,7 @@ class OrdersTarget:
             redis_url=redis_url,
             extra=extra,
         )
-        self.server = Daphne(free_port(), env, workdir / "logs")
+        self.server = Daphne(free_port(), env, workdir / "logs", workers=workers)
         self.tokens: dict[str, str] = {}
         self.unacked: dict[ClientConnection, int] = {}
 

@@ -9,6 +9,10 @@ so a stalled server cannot hide its stall), with no subscribers and with
 
     .venv/bin/python -m loadtests.bench.write --subscribers 5000 \\
         --postgres-url postgresql://postgres@127.0.0.1:5432/test
+
+With `--workers N`, instead: PATCH at the maximum from `realtime serve
+--workers N` beside `--workers 1` in the same run (both on Redis, which more
+than one worker needs), with `--threads` writer threads.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 import requests
 
 from chaos.harness import postgres_admin
+from chaos.processes import start_redis
 from loadtests.bench.__main__ import TMPFS, Readers, close_all, open_many
 from loadtests.bench.targets import OrdersTarget
 from realtime.observability.summary import percentile
@@ -40,7 +45,9 @@ FLOW = ("confirmed", "preparing", "ready", "delivered")
 # subscribers' interpreter): `--drive floor|patch`, results as JSON.
 
 
-def drive(base: str, token: str, kind: str, seconds: float, rate: float | None) -> dict[str, Any]:
+def drive(
+    base: str, token: str, kind: str, seconds: float, rate: float | None, threads: int = THREADS
+) -> dict[str, Any]:
     latencies: list[float] = []
     errors = [0]
     lock = threading.Lock()
@@ -54,7 +61,7 @@ def drive(base: str, token: str, kind: str, seconds: float, rate: float | None) 
         steps: list[tuple[int, str]] = []
         for _ in range(10_000_000):
             if rate:
-                due += THREADS / rate
+                due += threads / rate
                 time.sleep(max(0.0, due - time.monotonic()))
             if time.monotonic() >= deadline:
                 return
@@ -77,19 +84,21 @@ def drive(base: str, token: str, kind: str, seconds: float, rate: float | None) 
                 else:
                     errors[0] += 1
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
+    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for thread in pool:
         thread.start()
-    for thread in threads:
+    for thread in pool:
         thread.join()
     elapsed = time.monotonic() - started
     return {"per_s": len(latencies) / elapsed, "latencies": latencies, "errors": errors[0]}
 
 
-def load(target: OrdersTarget, kind: str, seconds: float, rate: float | None) -> dict[str, Any]:
+def load(
+    target: OrdersTarget, kind: str, seconds: float, rate: float | None, threads: int = THREADS
+) -> dict[str, Any]:
     command = [sys.executable, "-m", "loadtests.bench.write", "--drive", kind]
     command += ["--url", target.server.http, "--token", target.tokens["all"]]
-    command += ["--seconds", str(seconds), "--rate", str(rate or 0)]
+    command += ["--seconds", str(seconds), "--rate", str(rate or 0), "--threads", str(threads)]
     result = subprocess.run(command, capture_output=True, check=True, timeout=seconds + 120)
     data: dict[str, Any] = json.loads(result.stdout)
     return data
@@ -137,7 +146,8 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.to_thread((Path(tmp) / database).mkdir)
             await asyncio.to_thread(target.start)
             try:
-                print(f"\nwrite: {database}, {THREADS} threads, {args.seconds:g} s per figure\n")
+                figure = f"{args.threads} threads, {args.seconds:g} s per figure"
+                print(f"\nwrite: {database}, {figure}\n")
                 print(
                     "| subscribers | offered | floor req/s | PATCH/s | PATCH ÷ floor "
                     "| floor p50 / p99 ms | PATCH p50 / p99 ms | PATCH errors |"
@@ -153,21 +163,66 @@ async def run(args: argparse.Namespace) -> None:
                     await asyncio.to_thread(postgres_admin, drop, args.postgres_url)
 
 
+async def compare_workers(args: argparse.Namespace) -> None:
+    """PATCH/s of `--workers N` beside `--workers 1`, on Redis and the chosen database."""
+    redis = await asyncio.to_thread(start_redis)
+    database = "postgres" if args.postgres_url else "sqlite"
+    print(f"\nwrite: {database} + Redis, {args.threads} threads, {args.seconds:g} s per figure\n")
+    print("| workers | floor req/s | PATCH/s | PATCH ÷ floor | PATCH p50 / p99 ms | vs 1 worker |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    first = 0.0
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-write-", dir=TMPFS) as tmp:
+            for workers in (1, args.workers):
+                url, name = "", ""
+                if args.postgres_url:
+                    url, name = await asyncio.to_thread(postgres_database, args.postgres_url)
+                work = Path(tmp) / f"workers-{workers}"
+                await asyncio.to_thread(work.mkdir)
+                target = OrdersTarget(work, redis_url=redis.url, database_url=url, workers=workers)
+                await asyncio.to_thread(target.start)
+                try:
+                    floor = await asyncio.to_thread(
+                        load, target, "floor", args.seconds, None, args.threads
+                    )
+                    patch = await asyncio.to_thread(
+                        load, target, "patch", args.seconds, None, args.threads
+                    )
+                finally:
+                    await asyncio.to_thread(target.stop)
+                    if name:
+                        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                        await asyncio.to_thread(postgres_admin, drop, args.postgres_url)
+                first = first or patch["per_s"]
+                lat = patch["latencies"]
+                print(
+                    f"| {workers} | {floor['per_s']:,.1f} | {patch['per_s']:,.1f} | "
+                    f"{patch['per_s'] / max(1e-9, floor['per_s']):.2f} | "
+                    f"{percentile(lat, 0.5):.1f} / {percentile(lat, 0.99):.1f} | "
+                    f"{patch['per_s'] / max(1e-9, first):.2f} |",
+                    flush=True,
+                )
+    finally:
+        await asyncio.to_thread(redis.stop)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=5000, help="idle connections open")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=20.0, help="the fixed offered rate")
     parser.add_argument("--postgres-url", default="", help="a server to create a database on")
+    parser.add_argument("--workers", type=int, default=1, help="compare with --workers 1")
+    parser.add_argument("--threads", type=int, default=THREADS, help="writer threads")
     parser.add_argument("--drive", choices=("floor", "patch"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--token", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.drive:
         rate = args.rate or None
-        print(json.dumps(drive(args.url, args.token, args.drive, args.seconds, rate)))
+        print(json.dumps(drive(args.url, args.token, args.drive, args.seconds, rate, args.threads)))
         return
-    asyncio.run(run(args))
+    asyncio.run(compare_workers(args) if args.workers > 1 else run(args))
 
 
 if __name__ == "__main__":

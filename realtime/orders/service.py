@@ -100,17 +100,23 @@ def create_order(
     return order
 
 
-def change_status(order_id: int, status: Status, meta: dict[str, Any] | None = None) -> Order:
+def change_status(
+    order_id: int,
+    status: Status,
+    meta: dict[str, Any] | None = None,
+    *,
+    owner_id: int | None = None,
+) -> Order:
+    """Order.DoesNotExist if there is no such order (owned by `owner_id`, if given)."""
     meta = check_meta(meta)
     with transaction.atomic():
         # Lock the order row only, and without blocking foreign-key checks: a
         # FOR UPDATE on the joined owner row would make another writer's event
         # insert (which holds the seq lock) wait on this one, a deadlock.
-        order = (
-            Order.objects.select_for_update(of=("self",), no_key=True)
-            .select_related("owner")
-            .get(pk=order_id)
-        )
+        orders = Order.objects.select_for_update(of=("self",), no_key=True).select_related("owner")
+        if owner_id is not None:
+            orders = orders.filter(owner_id=owner_id)
+        order = orders.get(pk=order_id)
         current = Status(order.status)
         if not can_transition(current, status):
             raise TransitionError(current, status)

@@ -283,3 +283,21 @@ def test_a_database_outage_is_503_with_retry_after(
     assert answer["Retry-After"] == "5"
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
     assert any("database unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_a_patch_on_an_order_not_yours_is_404_whatever_the_status(users: dict[str, Any]) -> None:
+    """Bob cancelling or confirming Alice's order gets 404; her own confirm is 403; staff 200."""
+    client = Client()
+    created = post(client, "/api/orders/", {"items": [{"name": "tea", "qty": 1}]}, users["alice"])
+    url = f"/api/orders/{created.json()['id']}/"
+    codes = [
+        patch(client, url, {"status": status}, users[who]).status_code
+        for who, status in (
+            ("bob", "cancelled"),
+            ("bob", "confirmed"),
+            ("alice", "confirmed"),
+            ("staff", "confirmed"),
+            ("alice", "cancelled"),
+        )
+    ]
+    assert codes == [404, 404, 403, 200, 200]

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from realtime.orders.models import OrderEvent
+from realtime.orders.models import Order, OrderEvent
 from realtime.orders.service import (
     TransitionError,
     change_status,
@@ -80,3 +80,14 @@ def test_plain_text_and_small_meta_pass() -> None:
     """Ordinary Unicode text and meta pass unchanged."""
     assert check_text("caf\u00e9 \U0001f375") == "caf\u00e9 \U0001f375"
     assert check_meta({"by": "kitchen", "n": 2}) == {"by": "kitchen", "n": 2}
+
+
+def test_a_change_limited_to_an_owner_does_not_touch_another_owners_order() -> None:
+    """change_status(owner_id=) finds only that owner's order: no change, no event."""
+    users = get_user_model().objects
+    alice, bob = users.create_user("alice"), users.create_user("bob")
+    order = create_order(alice, [{"name": "tea", "qty": 1}])
+    with pytest.raises(Order.DoesNotExist):
+        change_status(order.pk, Status.CANCELLED, owner_id=bob.pk)
+    assert OrderEvent.objects.count() == 1
+    assert change_status(order.pk, Status.CANCELLED, owner_id=alice.pk).version == 2
