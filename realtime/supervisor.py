@@ -24,6 +24,8 @@ from types import FrameType
 
 logger = logging.getLogger("realtime.server")
 
+# Twisted listens with a backlog of 50, so a reconnect storm overflows the
+# accept queue and clients time out; the kernel caps this at somaxconn.
 LISTEN_BACKLOG = 4096
 POLL = 0.1
 # A worker that exits this soon after starting, this many times in a row,
@@ -201,9 +203,12 @@ class Supervisor:
 
 
 def describe(returncode: int) -> str:
-    if returncode < 0:
+    if returncode >= 0:
+        return f"code {returncode}"
+    try:
         return f"signal {signal.Signals(-returncode).name}"
-    return f"code {returncode}"
+    except ValueError:
+        return f"signal {-returncode}"
 
 
 def worker_command(host: str, port: int, fd: int) -> Callable[[int], list[str]]:

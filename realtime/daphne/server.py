@@ -27,13 +27,13 @@ from django.conf import settings
 from realtime.daphne import internals
 from realtime.daphne.heads import HeadLimits, LimitedHTTPFactory
 from realtime.daphne.protocol import OrdersWebSocketProtocol, share_options
+from realtime.supervisor import LISTEN_BACKLOG
 from realtime.ws.wire import FRAME_SENDER
 
 logger = logging.getLogger("realtime.server")
 
 DRAIN_POLL = 0.05
 SUPERVISOR_POLL = 1.0
-LISTEN_BACKLOG = 4096
 HUB_START_TIMEOUT = 5.0
 SWITCH_INTERVAL = 0.001
 ASGI = {"version": "3.0"}
@@ -45,8 +45,6 @@ def endpoint(host: str, port: int, fd: int | None = None) -> str:
     if fd is not None:
         # A worker of `--workers N`: its supervisor listens (IPv4), with the same backlog.
         return f"fd:fileno={fd}"
-    # Twisted listens with a backlog of 50, so a reconnect storm overflows the
-    # accept queue and clients time out; the kernel caps this at somaxconn.
     interface = host.strip("[]").replace(":", "\\:")
     return f"tcp:port={port}:interface={interface}:backlog={LISTEN_BACKLOG}"
 

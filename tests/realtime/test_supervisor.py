@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from realtime.supervisor import Backoff, Supervisor, listen
+from realtime.supervisor import Backoff, Supervisor, describe, listen
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -109,3 +109,13 @@ def test_a_worker_that_cannot_start_stops_the_supervisor() -> None:
     )
     assert failing.run() == 1
     assert failing.workers[0].early_exits == 5
+
+
+def test_an_exit_status_is_described_by_code_or_signal_name() -> None:
+    """0 and 3 are codes; -9 is SIGKILL; a signal number with no name stays a number."""
+    assert [describe(0), describe(3), describe(-9), describe(-77)] == [
+        "code 0",
+        "code 3",
+        "signal SIGKILL",
+        "signal 77",
+    ]

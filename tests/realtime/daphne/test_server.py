@@ -4,13 +4,15 @@ that visits only connections that changed."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from typing import Any
 
 import pytest
 
 from realtime.daphne.heads import HeadLimits
-from realtime.daphne.server import Inbox, OrdersServer
+from realtime.daphne.server import Inbox, OrdersServer, endpoint, watch_supervisor
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -184,3 +186,36 @@ async def test_the_drain_stops_accepting_then_closes_with_1012_then_stops_the_hu
     finally:
         hub.draining = False
         await hub.stop()
+
+
+def test_a_worker_listens_on_the_socket_its_supervisor_hands_down() -> None:
+    """With an inherited descriptor daphne adopts it; without, it binds with a deep backlog."""
+    assert endpoint("127.0.0.1", 8000, fd=7) == "fd:fileno=7"
+    assert endpoint("127.0.0.1", 8000) == "tcp:port=8000:interface=127.0.0.1:backlog=4096"
+
+
+class FakeReactor:
+    def __init__(self) -> None:
+        self.later: list[tuple[float, Any]] = []
+
+    def callLater(self, delay: float, *call: Any) -> None:
+        self.later.append((delay, call))
+
+
+class FakeDrain:
+    def __init__(self) -> None:
+        self.begun: list[int] = []
+
+    def begin(self, signum: int) -> None:
+        self.begun.append(signum)
+
+
+def test_a_worker_drains_itself_when_its_supervisor_is_gone() -> None:
+    """While the parent is the supervisor the watch goes on; once it is not, the worker drains."""
+    reactor, drain = FakeReactor(), FakeDrain()
+    watch_supervisor(reactor, drain, os.getppid())  # type: ignore[arg-type]
+    assert len(reactor.later) == 1
+    assert drain.begun == []
+    watch_supervisor(reactor, drain, os.getppid() + 1)  # type: ignore[arg-type]
+    assert drain.begun == [signal.SIGTERM]
+    assert len(reactor.later) == 1
