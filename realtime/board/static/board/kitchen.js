@@ -2,8 +2,11 @@
 // first), delivered and cancelled folded to their most recent few, a button on
 // each card for the next step and one to cancel, and a search by id or customer.
 
-import { isFinal, nextStatus } from "/board/api.js";
-import { act, age, cancelControls, el, itemList } from "/board/elements.js";
+import { STEPS, isFinal, nextStatus } from "/board/api.js";
+import { act, age, cancelControls, el, itemList, title } from "/board/elements.js";
+
+const ACTIVE = STEPS.slice(0, -1);
+const FINISHED = ["delivered", "cancelled"];
 
 const RECENT = 5; // delivered or cancelled cards kept on show
 const HIGHLIGHT_MS = 6000;
@@ -11,6 +14,8 @@ const HIGHLIGHT_MS = 6000;
 export class Kitchen {
   constructor(root, { token, apply, announce }) {
     Object.assign(this, { root, token, apply, announce });
+    root.querySelector(".columns").append(...ACTIVE.map(activeColumn));
+    root.querySelector(".finished").append(...FINISHED.map(finishedColumn));
     this.cards = new Map(); // order id -> card element
     this.counts = new Map(); // status -> orders in it, trimmed ones included
     this.query = "";
@@ -123,6 +128,19 @@ export class Kitchen {
       card.querySelector(".age").textContent = age(card.dataset.created, now);
     });
   }
+}
+
+function activeColumn(status) {
+  return el("section", { class: "column", "data-column": status, "aria-labelledby": `h-${status}` },
+    el("h2", { id: `h-${status}` }, `${title(status)} `, el("span", { class: "count", text: "0" })),
+    el("ol"));
+}
+
+// Delivered and cancelled orders pile up: folded until asked for.
+function finishedColumn(status) {
+  return el("details", { class: "column", "data-column": status },
+    el("summary", {}, `${title(status)} `, el("span", { class: "count", text: "0" })),
+    el("ol"));
 }
 
 // A short tone through Web Audio: no sound file to serve.
