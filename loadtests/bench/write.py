@@ -5,7 +5,8 @@ in the same run; at the maximum (4 threads, kept-alive sessions, no pause)
 and at a fixed offered rate (each request stamped with the time it was due,
 so a stalled server cannot hide its stall), with no subscribers and with
 `--subscribers` idle WebSocket connections open, on SQLite and, with
-`--postgres-url`, on PostgreSQL (docs/benchmarks.md).
+`--postgres-url`, on PostgreSQL, with the server's CPU time per request
+(docs/benchmarks.md).
 
     .venv/bin/python -m loadtests.bench.write --subscribers 5000 \\
         --postgres-url postgresql://postgres@127.0.0.1:5432/test
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
@@ -29,6 +31,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import requests
 
 from chaos.harness import postgres_admin
@@ -99,9 +102,22 @@ def load(
     command = [sys.executable, "-m", "loadtests.bench.write", "--drive", kind]
     command += ["--url", target.server.http, "--token", target.tokens["all"]]
     command += ["--seconds", str(seconds), "--rate", str(rate or 0), "--threads", str(threads)]
+    before = server_cpu(target.pid)
     result = subprocess.run(command, capture_output=True, check=True, timeout=seconds + 120)
     data: dict[str, Any] = json.loads(result.stdout)
+    data["cpu_ms"] = (server_cpu(target.pid) - before) * 1000 / max(1, len(data["latencies"]))
     return data
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user and system) of the server and, under --workers, its workers."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in (root, *root.children(recursive=True)):
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 async def measure(target: OrdersTarget, subscribers: int, args: argparse.Namespace) -> list[str]:
@@ -120,7 +136,8 @@ async def measure(target: OrdersTarget, subscribers: int, args: argparse.Namespa
                 f"{patch['per_s'] / max(1e-9, floor['per_s']):.2f} | "
                 f"{percentile(floor['latencies'], 0.5):.1f} / "
                 f"{percentile(floor['latencies'], 0.99):.1f} | "
-                f"{percentile(lat, 0.5):.1f} / {percentile(lat, 0.99):.1f} | {patch['errors']} |"
+                f"{percentile(lat, 0.5):.1f} / {percentile(lat, 0.99):.1f} | {patch['errors']} | "
+                f"{floor['cpu_ms']:.2f} / {patch['cpu_ms']:.2f} |"
             )
     finally:
         await quiet.close()
@@ -150,9 +167,10 @@ async def run(args: argparse.Namespace) -> None:
                 print(f"\nwrite: {database}, {figure}\n")
                 print(
                     "| subscribers | offered | floor req/s | PATCH/s | PATCH ÷ floor "
-                    "| floor p50 / p99 ms | PATCH p50 / p99 ms | PATCH errors |"
+                    "| floor p50 / p99 ms | PATCH p50 / p99 ms | PATCH errors "
+                    "| server CPU ms per request, floor / PATCH |"
                 )
-                print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+                print("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
                 for subscribers in sorted({0, args.subscribers}):
                     for row in await measure(target, subscribers, args):
                         print(row, flush=True)
@@ -168,8 +186,11 @@ async def compare_workers(args: argparse.Namespace) -> None:
     redis = await asyncio.to_thread(start_redis)
     database = "postgres" if args.postgres_url else "sqlite"
     print(f"\nwrite: {database} + Redis, {args.threads} threads, {args.seconds:g} s per figure\n")
-    print("| workers | floor req/s | PATCH/s | PATCH ÷ floor | PATCH p50 / p99 ms | vs 1 worker |")
-    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| workers | floor req/s | PATCH/s | PATCH ÷ floor | PATCH p50 / p99 ms | vs 1 worker "
+        "| server CPU ms per request, floor / PATCH |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     first = 0.0
     try:
         with tempfile.TemporaryDirectory(prefix="bench-write-", dir=TMPFS) as tmp:
@@ -199,7 +220,8 @@ async def compare_workers(args: argparse.Namespace) -> None:
                     f"| {workers} | {floor['per_s']:,.1f} | {patch['per_s']:,.1f} | "
                     f"{patch['per_s'] / max(1e-9, floor['per_s']):.2f} | "
                     f"{percentile(lat, 0.5):.1f} / {percentile(lat, 0.99):.1f} | "
-                    f"{patch['per_s'] / max(1e-9, first):.2f} |",
+                    f"{patch['per_s'] / max(1e-9, first):.2f} | "
+                    f"{floor['cpu_ms']:.2f} / {patch['cpu_ms']:.2f} |",
                     flush=True,
                 )
     finally:
