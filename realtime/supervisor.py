@@ -125,7 +125,6 @@ class Supervisor:
             return 1
         finally:
             self.sock.close()
-            shutil.rmtree(self.metrics_dir, ignore_errors=True)
 
     def _stop(self, signum: int, frame: FrameType | None = None) -> None:
         if self.stopping is not None:
@@ -191,6 +190,7 @@ class Supervisor:
             logger.warning("worker %d still running after the grace: killing it", worker.number)
             worker.process.kill()  # type: ignore[union-attr]
             worker.process.wait()  # type: ignore[union-attr]
+        shutil.rmtree(self.metrics_dir, ignore_errors=True)
         codes = [w.process.returncode for w in self.workers if w.process is not None]
         # A worker still starting when SIGTERM came has no drain to run: it just ends.
         return 0 if not killed and all(code in (0, -signal.SIGTERM) for code in codes) else 1

@@ -58,7 +58,7 @@ def test_listen_refuses_a_taken_address() -> None:
 
 
 def test_workers_inherit_the_socket_are_restarted_and_drain_on_sigterm(tmp_path: Path) -> None:
-    """Both workers get the socket; a killed one comes back after its backoff; SIGTERM: 0."""
+    """Both get the socket; a killed one comes back after its backoff; SIGTERM: 0, all gone."""
     sock = listen("127.0.0.1", 0)
     notes = tmp_path / "ports"
     supervisor = Supervisor(
@@ -82,6 +82,7 @@ def test_workers_inherit_the_socket_are_restarted_and_drain_on_sigterm(tmp_path:
     assert result == [0]
     assert supervisor.live() == []
     assert sock.fileno() == -1
+    assert not Path(supervisor.metrics_dir).exists()
 
 
 def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace() -> None:
