@@ -1,16 +1,23 @@
 """Publishing committed events to the channel layer, behind a circuit breaker
 with bounded timeouts (docs/guarantees.md). A publish that fails is not lost:
-the hubs' database repair delivers it."""
+the hubs' database repair delivers it.
+
+A publish runs on the loop of this process's hub (the server's loop), or,
+where no hub runs (a writer script, a management command), on one loop the
+process keeps for publishing: either way one loop, so one channel-layer
+connection, serves every publish instead of a new loop and a new Redis
+connection each."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from realtime.delivery.breaker import BreakerState, CircuitBreaker
@@ -62,6 +69,44 @@ async def publish(event: Event) -> bool:
     return await layer_call("publish", layer.group_send(EVENTS_GROUP, event.as_message()))
 
 
+class PublishingLoop:
+    """The loop publishes run on where no hub's loop runs, on a daemon thread
+    started at the first publish."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="publisher", daemon=True).start()
+                self._loop = loop
+            return self._loop
+
+
+PUBLISHING_LOOP = PublishingLoop()
+# The loops hubs run on (get_hub adds them): in a server, its one loop.
+HUB_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+
+
+def publishing_loop() -> asyncio.AbstractEventLoop:
+    running = [loop for loop in list(HUB_LOOPS) if loop.is_running()]
+    return running[0] if running else PUBLISHING_LOOP.get()
+
+
 def on_event_committed(sender: object, row: OrderEvent, **kwargs: object) -> None:
-    """The receiver of orders' `event_committed`: runs after the commit."""
-    async_to_sync(publish)(Event.from_row(row, published_at=time.time()))
+    """The receiver of orders' `event_committed`: runs after the commit, and
+    returns once the publish did (or failed, within LAYER_TIMEOUT)."""
+    event = Event.from_row(row, published_at=time.time())
+    loop = publishing_loop()
+    try:
+        here = asyncio.get_running_loop()
+    except RuntimeError:
+        here = None
+    if here is loop:
+        # Committed on the loop's own thread: waiting here would block the publish.
+        loop.create_task(publish(event))
+        return
+    asyncio.run_coroutine_threadsafe(publish(event), loop).result()
