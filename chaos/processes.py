@@ -130,12 +130,12 @@ class Daphne:
 
     def start(self, timeout: float = 30) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "realtime.cli", "serve", "--port", str(self.port)]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
         with self.output.open("ab") as out:
             self.process = subprocess.Popen(
-                [
-                    *(sys.executable, "-m", "realtime.cli", "serve", "--port", str(self.port)),
-                    *(("--workers", str(self.workers)) if self.workers > 1 else ()),
-                ],
+                command,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

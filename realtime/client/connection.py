@@ -46,6 +46,7 @@ SILENCE_FACTOR = 2.0
 SNAPSHOT_PAGE = 500
 SNAPSHOT_PAGES = 1000
 RENEW_RETRY = 5.0
+AUTHENTICATED_WAIT = 10.0
 
 
 class State(Enum):
@@ -109,6 +110,7 @@ class OrdersClient:
         self._runner: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
         self._refused_403s = 0
+        self._authenticated = asyncio.Event()
 
     # Public API
 
@@ -267,6 +269,8 @@ class OrdersClient:
                         worker=worker if isinstance(worker, int) else None,
                     )
                 )
+            if step.authenticated:
+                self._authenticated.set()
             if step.error is not None:
                 logger.warning("server error frame: %s", step.error)
             if step.resync:
@@ -297,14 +301,12 @@ class OrdersClient:
                 logger.warning("token refresh failed: %s; retrying", exc)
                 await asyncio.sleep(RENEW_RETRY)
                 continue
+            self._authenticated.clear()
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(json.dumps({"type": "auth", "token": self.token}))
-            # The `authenticated` answer moves expires_at; until it does, wait.
-            before = self.session.expires_at
-            for _ in range(100):
-                if self.session.expires_at != before:
-                    break
-                await asyncio.sleep(0.1)
+            # The `authenticated` answer moves expires_at: renew_at means nothing until it has.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._authenticated.wait(), AUTHENTICATED_WAIT)
 
     async def refresh_token(self) -> str:
         """A fresh token for this client's user (override to renew another way)."""

@@ -54,6 +54,8 @@ class Step:
     welcome: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     resync: bool = False
+    # The server took a renewed token (`authenticated`).
+    authenticated: bool = False
 
 
 class ProtocolError(ValueError):
@@ -120,6 +122,7 @@ class Session:
                 self._welcome(frame, step)
             elif kind == "authenticated":
                 self.expires_at = float(frame["expires_at"])
+                step.authenticated = True
             elif kind == "resumed":
                 self.stats.replayed += int(frame["replayed"])
                 self._move_to(int(frame["cursor"]))

@@ -25,7 +25,7 @@ from django.conf import settings
 
 from realtime.delivery import replay
 from realtime.delivery.events import MESSAGE_TYPE, Event
-from realtime.delivery.publisher import EVENTS_GROUP, HUB_LOOPS, layer_call
+from realtime.delivery.publisher import EVENTS_GROUP, layer_call
 from realtime.delivery.recent import RecentEvents
 from realtime.delivery.scopes import Scope
 from realtime.delivery.wheel import TimingWheel, tick_period
@@ -312,5 +312,9 @@ def get_hub() -> Hub:
     if hub is None:
         hub = Hub(settings.WEBSOCKET_HEARTBEAT_INTERVAL, settings.WEBSOCKET_HEARTBEAT_TIMEOUT)
         _hubs[loop] = hub
-        HUB_LOOPS.add(loop)
     return hub
+
+
+def hub_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop a hub of this process runs on, if one is running (in a server, its loop)."""
+    return next((loop for loop in list(_hubs) if loop.is_running()), None)

@@ -14,7 +14,6 @@ import asyncio
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
@@ -87,13 +86,13 @@ class PublishingLoop:
 
 
 PUBLISHING_LOOP = PublishingLoop()
-# The loops hubs run on (get_hub adds them): in a server, its one loop.
-HUB_LOOPS: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
 
 
 def publishing_loop() -> asyncio.AbstractEventLoop:
-    running = [loop for loop in list(HUB_LOOPS) if loop.is_running()]
-    return running[0] if running else PUBLISHING_LOOP.get()
+    # Imported here: the hub imports this module to publish and to join the group.
+    from realtime.delivery import hub
+
+    return hub.hub_loop() or PUBLISHING_LOOP.get()
 
 
 def on_event_committed(sender: object, row: OrderEvent, **kwargs: object) -> None:

@@ -42,27 +42,44 @@ def standing(user_id: int) -> Standing:
     return standings((user_id,))[user_id]
 
 
-class RecentStandings:
-    """A standing per user for HTTP requests, which run in threads: each
-    request costs no user query while its user's standing is fresh."""
+class RememberedStandings:
+    """Standings remembered for `ttl` seconds, for at most `size` users: a
+    deactivated or demoted user is noticed within `ttl` (AUTH_RECHECK_INTERVAL)."""
 
     def __init__(self, ttl: float, size: int = 100_000) -> None:
         self.ttl = ttl
         self.size = size
         self._known: dict[int, tuple[float, Standing]] = {}
-        self._lock = threading.Lock()
 
     def clear(self) -> None:
         self._known.clear()
 
-    def get(self, user_id: int) -> Standing:
-        now = time.monotonic()
+    def known(self, user_id: int, now: float) -> Standing | None:
         entry = self._known.get(user_id)
-        if entry is not None and entry[0] > now:
-            return entry[1]
-        found = standing(user_id)
-        with self._lock:
+        return entry[1] if entry is not None and entry[0] > now else None
+
+    def remember(self, user_id: int, standing: Standing, now: float) -> None:
+        if len(self._known) >= self.size:
+            self._known = {k: v for k, v in self._known.items() if v[0] > now}
             if len(self._known) >= self.size:
                 self._known.clear()
-            self._known[user_id] = (now + self.ttl, found)
+        self._known[user_id] = (now + self.ttl, standing)
+
+
+class RecentStandings(RememberedStandings):
+    """A standing per user for HTTP requests, which run in threads: each
+    request costs no user query while its user's standing is fresh."""
+
+    def __init__(self, ttl: float, size: int = 100_000) -> None:
+        super().__init__(ttl, size)
+        self._lock = threading.Lock()
+
+    def get(self, user_id: int) -> Standing:
+        now = time.monotonic()
+        known = self.known(user_id, now)
+        if known is not None:
+            return known
+        found = standing(user_id)
+        with self._lock:
+            self.remember(user_id, found, now)
         return found

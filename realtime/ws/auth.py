@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.http.request import validate_host
 
-from realtime.orders.standings import Standing
+from realtime.orders.standings import RememberedStandings, Standing
 
 
 def query_params(scope: dict[str, Any]) -> dict[str, str]:
@@ -52,20 +52,15 @@ def origin_allowed(scope: dict[str, Any], allowed_hosts: list[str]) -> bool:
     return validate_host(host, allowed_hosts)
 
 
-class Standings:
+class Standings(RememberedStandings):
     """Remembers a user's standing (active, staff) for `ttl` seconds, so a
     reconnect storm costs one database lookup per user instead of one per
     connection, and a deactivated or demoted user is noticed within `ttl`
     (AUTH_RECHECK_INTERVAL)."""
 
     def __init__(self, ttl: float, size: int = 100_000) -> None:
-        self.ttl = ttl
-        self.size = size
-        self._known: dict[int, tuple[float, Standing]] = {}
+        super().__init__(ttl, size)
         self._pending: dict[int, asyncio.Future[Standing]] = {}
-
-    def clear(self) -> None:
-        self._known.clear()
 
     async def check(self, user_id: int, lookup: Callable[[int], Awaitable[Standing]]) -> Standing:
         """The user's standing: remembered, or looked up once for every
@@ -95,14 +90,3 @@ class Standings:
         for user_id, standing in fresh.items():
             self.remember(user_id, standing, now)
         return fresh
-
-    def known(self, user_id: int, now: float) -> Standing | None:
-        entry = self._known.get(user_id)
-        return entry[1] if entry is not None and entry[0] > now else None
-
-    def remember(self, user_id: int, standing: Standing, now: float) -> None:
-        if len(self._known) >= self.size:
-            self._known = {k: v for k, v in self._known.items() if v[0] > now}
-            if len(self._known) >= self.size:
-                self._known.clear()
-        self._known[user_id] = (now + self.ttl, standing)

@@ -490,11 +490,11 @@ class Connection:
         self.commands.append(
             Note("request failed", (("request", type(request).__name__), ("error", why)))
         )
-        if isinstance(request, Authenticate):
-            # The current token still holds until it expires.
-            self._push(protocol.error(ErrorCode.UNAVAILABLE, UNAVAILABLE, request.ref))
-            return
-        if isinstance(request, CheckScope) and not request.from_url:
+        # A refused `auth` leaves the current token holding until it expires;
+        # a refused `subscribe` leaves the scopes as they were.
+        if isinstance(request, Authenticate) or (
+            isinstance(request, CheckScope) and not request.from_url
+        ):
             self._push(protocol.error(ErrorCode.UNAVAILABLE, UNAVAILABLE, request.ref))
             return
         # A replay, or the scopes a URL asked for: the client resumes from

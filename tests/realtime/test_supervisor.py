@@ -25,7 +25,13 @@ POLITE = (
     "open(sys.argv[2], 'a').write(f'{sock.getsockname()[1]}\\n')\n"
     "time.sleep(60)\n"
 )
-STUBBORN = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)\n"
+# Ignores SIGTERM, and says so in its notes once it does.
+STUBBORN = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "open(sys.argv[2], 'a').write('ignoring\\n')\n"
+    "time.sleep(60)\n"
+)
 
 
 def program(
@@ -85,12 +91,13 @@ def test_workers_inherit_the_socket_are_restarted_and_drain_on_sigterm(tmp_path:
     assert not Path(supervisor.metrics_dir).exists()
 
 
-def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace() -> None:
+def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
     """The drain waits out the grace, kills what is left, and reports failure."""
     sock = listen("127.0.0.1", 0)
-    supervisor = Supervisor(1, sock, program(STUBBORN, sock), grace=0.5)
+    notes = tmp_path / "notes"
+    supervisor = Supervisor(1, sock, program(STUBBORN, sock, notes), grace=0.5)
     supervisor.start(supervisor.workers[0])
-    time.sleep(0.3)
+    wait_for(lambda: notes.exists() and notes.read_text() == "ignoring\n", 10)
     supervisor.stopping = signal.SIGTERM
     started = time.monotonic()
     assert supervisor.drain() == 1

@@ -143,5 +143,5 @@ def test_the_token_is_renewed_well_before_it_expires() -> None:
     assert session.renew_at(now=0.0) == pytest.approx(2880.0)
     assert session.renew_at(now=3580.0) == pytest.approx(3590.0)
     assert session.renew_at(now=3595.0) == 3595.0
-    session.receive(frame("authenticated", expires_at=7200.0), now=3595.0)
+    assert session.receive(frame("authenticated", expires_at=7200.0), now=3595.0).authenticated
     assert session.expires_at == 7200.0

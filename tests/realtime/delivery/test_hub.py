@@ -12,7 +12,7 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
 from realtime.delivery.events import Event
-from realtime.delivery.hub import Hub
+from realtime.delivery.hub import Hub, get_hub, hub_loop
 from realtime.delivery.scopes import MINE, Scope
 from realtime.orders import service
 from realtime.orders.states import Status
@@ -134,3 +134,9 @@ async def test_a_connection_that_left_is_not_ticked() -> None:
     await run_until_ticked(hub, stays, 3)
     assert gone.ticks == []
     assert len(stays.ticks) >= 3
+
+
+async def test_the_running_hubs_loop_is_where_publishes_go() -> None:
+    """Once a hub exists on the running loop, hub_loop() names that loop."""
+    get_hub()
+    assert hub_loop() is asyncio.get_running_loop()

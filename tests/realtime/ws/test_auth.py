@@ -36,24 +36,6 @@ ACTIVE = Standing(active=True, staff=False)
 INACTIVE = Standing(active=False, staff=False)
 
 
-def test_standings_are_remembered_for_the_ttl_only() -> None:
-    """A standing is known until the TTL passes, then looked up again."""
-    users = Standings(ttl=5.0)
-    assert users.known(1, now=100.0) is None
-    users.remember(1, ACTIVE, now=100.0)
-    assert users.known(1, now=104.9) == ACTIVE
-    assert users.known(1, now=105.1) is None
-
-
-def test_standings_stay_bounded() -> None:
-    """Past its size the cache forgets, so a flood of ids cannot grow it without bound."""
-    users = Standings(ttl=5.0, size=3)
-    for user_id in range(10):
-        users.remember(user_id, ACTIVE, now=0.0)
-    assert len(users._known) <= 3
-    assert users.known(9, now=1.0) == ACTIVE
-
-
 class HeldLookup:
     """A user lookup that answers `standing` once released, counting its calls."""
 

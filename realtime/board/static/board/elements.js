@@ -48,8 +48,8 @@ export async function act(card, token, status, onChanged) {
 }
 
 // "Cancel" asks first; "Yes, cancel" does it, "Keep" puts the question away.
-export function cancelControls(orderId, label, onCancel) {
-  const ask = el("button", { type: "button", class: "danger", "aria-label": `${label} order ${orderId}`, text: label });
+export function cancelControls(orderId, onCancel) {
+  const ask = el("button", { type: "button", class: "danger", "aria-label": `Cancel order ${orderId}`, text: "Cancel" });
   const yes = el("button", { type: "button", class: "danger", text: "Yes, cancel" });
   const keep = el("button", { type: "button", text: "Keep" });
   const question = el("div", { class: "actions confirm", role: "group", "aria-label": `Cancel order ${orderId}?` },

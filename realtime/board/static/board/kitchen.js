@@ -64,6 +64,7 @@ export class Kitchen {
         el("span", { text: `#${order.id} · ${order.owner}` }),
         el("span", { class: "age", title: "age", text: age(order.created_at) })),
       itemList(order),
+      actions,
     ];
     if (next) {
       const advance = el("button", { type: "button", class: "primary", "aria-label": `Mark ${next}, order ${order.id}`, text: `Mark ${next}` });
@@ -71,11 +72,9 @@ export class Kitchen {
       actions.append(advance);
     }
     if (!isFinal(order.status)) {
-      const { ask, question } = cancelControls(order.id, "Cancel", () => act(card, this.token, "cancelled", this.apply));
+      const { ask, question } = cancelControls(order.id, () => act(card, this.token, "cancelled", this.apply));
       actions.append(ask);
-      parts.push(actions, question);
-    } else {
-      parts.push(actions);
+      parts.push(question);
     }
     parts.push(el("p", { class: "problem", role: "alert" }));
     return parts;

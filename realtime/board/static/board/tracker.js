@@ -53,7 +53,7 @@ export class Tracker {
       itemList(order),
     ];
     if (!isFinal(order.status)) {
-      const { ask, question } = cancelControls(order.id, "Cancel", () => act(item, this.token, "cancelled", this.apply));
+      const { ask, question } = cancelControls(order.id, () => act(item, this.token, "cancelled", this.apply));
       parts.push(el("div", { class: "actions" }, ask), question);
     }
     parts.push(el("p", { class: "problem", role: "alert" }));
