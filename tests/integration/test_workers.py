@@ -60,7 +60,10 @@ def test_two_workers_share_the_port_survive_a_kill_and_drain(
         extra=FAST,
     )
     with Daphne(free_port(), env, tmp_path / "logs", workers=2) as server:
-        wait_until(lambda: len(workers_of(server)) == 2, 20, "two workers")
+        # Both accepting: until the second one serves, the first takes every connection.
+        wait_until(
+            lambda: all(f"(worker {n})" in server.log_text() for n in (1, 2)), 30, "two workers"
+        )
         alice = server.manage("token", "alice", "--create")
         staff = server.manage("token", "staff", "--create", "--staff")
         status, order = call(
