@@ -25,18 +25,24 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-import psycopg
 from toxiproxy.api import APIConsumer
 from toxiproxy.proxy import Proxy
 from toxiproxy.server import Toxiproxy
 
-from chaos.orders_http import acall, visible_events, visible_versions
-from chaos.processes import HOST, Daphne, Redis, free_port, server_env, start_redis, wait_until
-from chaos.watchers import Watcher, watch
+from realtime.testing import postgres
+from realtime.testing.api import acall, visible_events, visible_versions
+from realtime.testing.processes import (
+    HOST,
+    Daphne,
+    Redis,
+    free_port,
+    server_env,
+    start_redis,
+    wait_until,
+)
+from realtime.testing.watchers import Watcher, watch
 
 TOXIPROXY_URL = os.environ.get("TOXIPROXY_URL", "http://127.0.0.1:8474")
-# The PostgreSQL server the `database` scenario creates its database on.
-POSTGRES_URL = os.environ.get("CHAOS_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SETTINGS = {
     "WEBSOCKET_HEARTBEAT_INTERVAL": "1",
     "WEBSOCKET_HEARTBEAT_TIMEOUT": "3",
@@ -46,12 +52,6 @@ FLOW = ("confirmed", "preparing", "ready", "delivered")
 CUSTOMERS = ("alice", "bob")
 # Five samples a second for at most an hour; a scenario takes under a minute.
 RSS_SAMPLES = 5 * 3600
-
-
-def postgres_admin(statement: str, server: str = POSTGRES_URL) -> None:
-    """Run one statement (CREATE or DROP DATABASE) on `server`."""
-    with psycopg.connect(server, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(statement.encode())
 
 
 def describe_toxiproxy() -> str:
@@ -101,6 +101,7 @@ class Harness:
         self.workdir = workdir
         self.database = database
         self.postgres_db = ""
+        self.postgres_server = ""
         self.database_proxy: Proxy | None = None
         self.settings = {**SETTINGS, **(settings or {})}
         self.rng = random.Random(seed)
@@ -150,14 +151,17 @@ class Harness:
         self.start_rss = psutil.Process(self.server.process.pid).memory_info().rss
 
     async def _postgres(self) -> str:
-        """A database of its own on CHAOS_POSTGRES_URL's server, behind a proxy."""
-        admin = urllib.parse.urlsplit(POSTGRES_URL)
+        """A database of its own on the tests' PostgreSQL server
+        (realtime.testing.postgres), behind a proxy."""
+        self.postgres_server = await asyncio.to_thread(postgres.server_url)
+        server = urllib.parse.urlsplit(self.postgres_server)
         self.postgres_db = f"chaos_{self.tag}"
-        await asyncio.to_thread(postgres_admin, f'CREATE DATABASE "{self.postgres_db}"')
-        self.database_proxy = await self._proxy("postgres", admin.port or 5432)
+        create = f'CREATE DATABASE "{self.postgres_db}"'
+        await asyncio.to_thread(postgres.admin, create, self.postgres_server)
+        self.database_proxy = await self._proxy("postgres", server.port or 5432)
         return urllib.parse.urlunsplit(
-            admin._replace(
-                netloc=f"{admin.username or 'postgres'}@{self.database_proxy.listen}"
+            server._replace(
+                netloc=f"{server.username or 'postgres'}@{self.database_proxy.listen}"
             )._replace(path=f"/{self.postgres_db}")
         )
 
@@ -200,7 +204,7 @@ class Harness:
         if self.postgres_db:
             drop = f'DROP DATABASE IF EXISTS "{self.postgres_db}" WITH (FORCE)'
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(postgres_admin, drop)
+                await asyncio.to_thread(postgres.admin, drop, self.postgres_server)
         if self.redis is not None:
             self.redis.stop()
         if self.toxiproxy_process is not None:

@@ -20,9 +20,9 @@ from typing import Any
 from toxiproxy.proxy import Proxy
 
 from chaos.harness import Harness
-from chaos.orders_http import call, metric
 from chaos.report import Result
 from realtime.observability.summary import percentile
+from realtime.testing.api import call, metric
 
 
 @dataclass(frozen=True)

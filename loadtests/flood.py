@@ -1,5 +1,5 @@
 """What one flooding client costs everyone else: update-to-client latency of
-the watchers before and during a flood from `chaos.flooder` (frames as fast as
+the watchers before and during a flood from `realtime.testing.flooder` (frames as fast as
 the socket takes them, reconnecting on every 4429), on one server in one run,
 so "before" is the baseline.
 
@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from chaos.orders_http import new_order
-from chaos.processes import Daphne, free_port, server_env
-from chaos.watchers import Watcher, watch
 from realtime.observability.summary import percentile
+from realtime.testing.api import new_order
+from realtime.testing.processes import Daphne, free_port, server_env
+from realtime.testing.watchers import Watcher, watch
 
 
 async def phase(
@@ -52,7 +52,7 @@ async def run(args: argparse.Namespace) -> None:
         before = await phase(server, token, watchers, args)
         seconds = str(args.updates / args.rate + 2)
         flooder = await asyncio.create_subprocess_exec(
-            *[sys.executable, "-m", "chaos.flooder", "--seconds", seconds],
+            *[sys.executable, "-m", "realtime.testing.flooder", "--seconds", seconds],
             *["--url", server.ws, "--token", mallory],
             stdout=asyncio.subprocess.PIPE,
         )

@@ -13,10 +13,10 @@ import re
 import tempfile
 from pathlib import Path
 
-from chaos.processes import HOST, Daphne, free_port, server_env, start_redis
-from chaos.watchers import stalled_reader
-from chaos.writers import write_sampling_rss
 from realtime.client import OrdersClient
+from realtime.testing.processes import HOST, Daphne, free_port, server_env, start_redis
+from realtime.testing.watchers import stalled_reader
+from realtime.testing.writers import write_sampling_rss
 
 
 async def run(args: argparse.Namespace, redis_url: str, stalled: bool) -> tuple[float, str]:

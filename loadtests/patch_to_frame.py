@@ -13,9 +13,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from chaos.orders_http import acall
-from chaos.processes import Daphne, free_port, server_env
 from realtime.observability.summary import percentile
+from realtime.testing.api import acall
+from realtime.testing.processes import Daphne, free_port, server_env
 from tests.integration.wsclient import close_code, next_frame, open_ws
 
 

@@ -18,14 +18,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-from chaos.processes import Daphne, free_port, server_env
 from realtime.client import OrdersClient, Update
+from realtime.testing.processes import Daphne, free_port, server_env
 
 REPEATS = 3
 
 
 def seed(env: dict[str, str], events: int) -> None:
-    command = [sys.executable, "-m", "chaos.writers", "--orders", str(events // 5)]
+    command = [sys.executable, "-m", "realtime.testing.writers", "--orders", str(events // 5)]
     command += ["--owners", "alice", "--item-bytes", "200"]
     subprocess.run(command, env=env, check=True, capture_output=True, timeout=1800)
 

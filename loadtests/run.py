@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from chaos.processes import Daphne, free_port, server_env
+from realtime.testing.processes import Daphne, free_port, server_env
 
 
 def main(argv: list[str]) -> int:

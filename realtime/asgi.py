@@ -1,4 +1,6 @@
-"""The ASGI application: HTTP through Django, `/ws/orders/` to the consumer."""
+"""The ASGI application: `/ws/orders/` to the WebSocket consumer,
+`/sse/orders/` to the Server-Sent Events stream, every other HTTP request
+through Django."""
 
 from __future__ import annotations
 
@@ -20,7 +22,20 @@ from django.conf import settings  # noqa: E402
 from realtime.observability.http import HttpObserver  # noqa: E402
 from realtime.observability.logging import LIFECYCLE_LOGGER, log_event  # noqa: E402
 from realtime.request_threads import RequestThreads  # noqa: E402
+from realtime.sse.stream import OrdersStream  # noqa: E402
 from realtime.ws.consumer import OrdersConsumer  # noqa: E402
+
+
+class ByPath:
+    """HTTP requests to a few exact paths go to their own application, the
+    rest to `fallback`: one dict lookup per request, no URL resolving."""
+
+    def __init__(self, routes: dict[str, Any], fallback: Any) -> None:
+        self.routes = routes
+        self.fallback = fallback
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.routes.get(scope.get("path", ""), self.fallback)(scope, receive, send)
 
 
 async def unknown_websocket_path(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -47,10 +62,16 @@ async def unknown_websocket_path(scope: dict[str, Any], receive: Any, send: Any)
 
 
 logger = logging.getLogger(LIFECYCLE_LOGGER)
+stream = OrdersStream.as_asgi()
 
 application = ProtocolTypeRouter(
     {
-        "http": HttpObserver(RequestThreads(django_app, settings.HTTP_THREADS)),
+        "http": HttpObserver(
+            ByPath(
+                {"/sse/orders/": stream, "/sse/orders": stream},
+                RequestThreads(django_app, settings.HTTP_THREADS),
+            )
+        ),
         "websocket": URLRouter(
             [
                 path("ws/orders/", OrdersConsumer.as_asgi()),

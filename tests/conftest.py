@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from chaos.harness import toxiproxy_answers
-from chaos.processes import HOST, SECRET_KEY, free_port, stop_process, wait_until
 from realtime.orders.accounts import DEMO_PASSWORD
+from realtime.testing.processes import HOST, SECRET_KEY, free_port, stop_process, wait_until
 from tests.secrets_sweep import find_secrets, log_files
 
 REPO = Path(__file__).resolve().parent.parent

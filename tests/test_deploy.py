@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chaos.processes import Daphne
+from realtime.testing.processes import Daphne
 from tests.integration.conftest import make_server
 from tests.integration.wsclient import next_frame, open_ws
 

@@ -23,10 +23,10 @@ import psutil
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from chaos.processes import start_redis
 from loadtests.bench.targets import OrdersTarget, RawTarget
 from realtime.client.backoff import Backoff
 from realtime.observability.summary import percentile
+from realtime.testing.processes import start_redis
 
 Target = OrdersTarget | RawTarget
 CONNECT_BATCH = 200

@@ -13,7 +13,15 @@ from typing import NamedTuple
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from chaos.processes import HOST, Daphne, free_port, port_open, server_env, stop_process, wait_until
+from realtime.testing.processes import (
+    HOST,
+    Daphne,
+    free_port,
+    port_open,
+    server_env,
+    stop_process,
+    wait_until,
+)
 
 
 class Stamps(NamedTuple):

@@ -34,11 +34,11 @@ from typing import Any
 import psutil
 import requests
 
-from chaos.harness import postgres_admin
-from chaos.processes import start_redis
 from loadtests.bench.__main__ import TMPFS, Readers, close_all, open_many
 from loadtests.bench.targets import OrdersTarget
 from realtime.observability.summary import percentile
+from realtime.testing.postgres import admin as postgres_admin
+from realtime.testing.processes import start_redis
 
 THREADS = 4
 FLOW = ("confirmed", "preparing", "ready", "delivered")

@@ -1,13 +1,17 @@
-"""`OrdersClient`: an asyncio client for `/ws/orders/` on `websockets` that
+"""`OrdersClient`: an asyncio client for `/ws/orders/` (on `websockets`) or
+`/sse/orders/` (Server-Sent Events, where WebSockets are refused) that
 reconnects, resumes and dedupes, so its user sees every update once.
 
-    async with OrdersClient(url, token) as client:
+    async with OrdersClient(url, token, transport="auto") as client:
         async for item in client:
             ...  # an Update, or a StateChange of the connection
 
-Frames go through the sans-I/O `Session`; this module only connects, reads
-with a silence watchdog, sends what the session asks, sleeps between tries
-and fetches a snapshot after `resync_required`.
+Frames go through the sans-I/O `Session` whatever the transport; this module
+only connects, reads with a silence watchdog, sends what the session asks,
+sleeps between tries, renews the token and fetches a snapshot after
+`resync_required`. `transport="auto"` tries the WebSocket first and moves to
+the stream for the rest of the session when the upgrade is refused by
+something other than the server's own answer (a close code).
 """
 
 from __future__ import annotations
@@ -25,16 +29,25 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
+import h11
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from realtime.client.backoff import Backoff
-from realtime.client.policy import ABNORMAL, Action, action_for, handshake_refusal
+from realtime.client.endpoints import Endpoints
+from realtime.client.policy import (
+    ABNORMAL,
+    Action,
+    action_for,
+    handshake_refusal,
+    stream_refusal,
+)
 from realtime.client.session import ProtocolError, Session, Stats, Update
 from realtime.client.store import OrderStore
-from realtime.codes import describe
+from realtime.client.streaming import EventStream, StreamEnded, StreamRefused
+from realtime.codes import CloseCode, describe
 
 logger = logging.getLogger("realtime.client")
 
@@ -65,6 +78,8 @@ class StateChange:
     cursor: int | None = None
     # Which worker of `realtime serve --workers N` answered (connected only).
     worker: int | None = None
+    # "websocket" or "sse" (connected only).
+    transport: str | None = None
 
 
 class ClientStopped(Exception):
@@ -77,12 +92,18 @@ class ClientStopped(Exception):
 
 
 Item = Update | StateChange
+Transport = Literal["websocket", "sse", "auto"]
+TRANSPORTS = ("websocket", "sse", "auto")
 
 
 @dataclass(frozen=True)
 class _Closed:
     code: int
     reason: str
+    # Reconnect at once, on the stream from now on (the upgrade was refused).
+    fall_back: bool = False
+    # Reconnect at once (the token was renewed, which a stream does by reconnecting).
+    again: bool = False
 
 
 class OrdersClient:
@@ -98,21 +119,37 @@ class OrdersClient:
         open_timeout: float = 10.0,
         api_url: str | None = None,
         rng: random.Random | None = None,
+        transport: Transport = "websocket",
     ) -> None:
-        self.url = url
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
+        self.endpoints = Endpoints.of(url, api_url)
         self.token = token
+        self.transport: Transport = transport
+        # What this session connects with now: "auto" starts with a WebSocket.
+        self.using = "sse" if transport == "sse" else "websocket"
         self.session = Session(since, scopes)
         self.backoff = Backoff(backoff_base, backoff_cap, rng or random.Random())
         self.open_timeout = open_timeout
-        self.api_url = api_url or _api_base(url)
         self.state = State.CLOSED
         self._items: asyncio.Queue[Item | ClientStopped | None] = asyncio.Queue(BUFFER)
         self._runner: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
+        self._stream: EventStream | None = None
+        self._renewed = False
         self._refused_403s = 0
         self._authenticated = asyncio.Event()
 
     # Public API
+
+    @property
+    def url(self) -> str:
+        """Where this client connects now."""
+        return self.endpoints.sse if self.using == "sse" else self.endpoints.websocket
+
+    @property
+    def api_url(self) -> str:
+        return self.endpoints.api
 
     @property
     def cursor(self) -> int | None:
@@ -145,9 +182,11 @@ class OrdersClient:
     async def drop(self) -> None:
         """Abort the current connection without a close frame, as a network
         drop would; the client reconnects and resumes."""
-        ws = self._ws
+        ws, stream = self._ws, self._stream
         if ws is not None:
             ws.transport.abort()
+        if stream is not None:
+            stream.abort()
 
     async def __aenter__(self) -> OrdersClient:
         self.start()
@@ -194,7 +233,16 @@ class OrdersClient:
     async def _connect_forever(self) -> None:
         await self._emit(StateChange(State.CONNECTING))
         while True:
-            closed = await self._connect_once()
+            if self.using == "sse":
+                closed = await self._connect_stream()
+            else:
+                closed = await self._connect_once()
+            if closed.fall_back:
+                logger.info("falling back to Server-Sent Events: %s", closed.reason)
+                self.using = "sse"
+                continue
+            if closed.again:
+                continue
             action = action_for(closed.code)
             if action is Action.STOP:
                 raise ClientStopped(closed.code, closed.reason)
@@ -218,9 +266,14 @@ class OrdersClient:
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
+            if self.transport == "auto":
+                return _Closed(ABNORMAL, f"upgrade refused with HTTP {status}", fall_back=True)
             self._refused_403s = self._refused_403s + 1 if status == 403 else 0
             return _Closed(*handshake_refusal(status, self._refused_403s - 1))
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
+        except InvalidHandshake as exc:
+            reason = f"upgrade failed: {type(exc).__name__}"
+            return _Closed(ABNORMAL, reason, fall_back=self.transport == "auto")
+        except (OSError, TimeoutError) as exc:
             return _Closed(ABNORMAL, f"connect failed: {type(exc).__name__}")
         self._ws = ws
         self._refused_403s = 0
@@ -233,9 +286,61 @@ class OrdersClient:
             self._ws = None
             ws.transport.abort()
 
+    async def _connect_stream(self) -> _Closed:
+        query = urllib.parse.urlencode(self.session.query(with_since=False), safe=",")
+        url = f"{self.endpoints.sse}?{query}" if query else self.endpoints.sse
+        headers = {"Authorization": f"Bearer {self.token}", **self.session.stream_headers()}
+        stream = EventStream(url, headers, self.open_timeout)
+        try:
+            await stream.open()
+        except StreamRefused as exc:
+            stream.abort()
+            self._refused_403s = self._refused_403s + 1 if exc.status == 403 else 0
+            refusal = stream_refusal(exc.status, exc.code, exc.detail, self._refused_403s - 1)
+            return _Closed(*refusal)
+        except (OSError, TimeoutError, StreamEnded, h11.ProtocolError) as exc:
+            stream.abort()
+            return _Closed(ABNORMAL, f"connect failed: {type(exc).__name__}")
+        self._stream = stream
+        self._refused_403s = 0
+        self.session.opened()
+        renewer = asyncio.create_task(self._renew(None))
+        try:
+            return await self._read_stream(stream)
+        finally:
+            renewer.cancel()
+            self._stream = None
+            stream.abort()
+
+    async def _read_stream(self, stream: EventStream) -> _Closed:
+        session = self.session
+        events = stream.events()
+        for _ in range(1_000_000_000):
+            interval = session.heartbeat_interval
+            silence = SILENCE_FACTOR * interval if interval else self.open_timeout
+            try:
+                async with asyncio.timeout(silence):
+                    event = await anext(events)
+            except TimeoutError:
+                return _Closed(ABNORMAL, f"server silent for {silence:g} s")
+            except (StreamEnded, OSError, h11.ProtocolError) as exc:
+                if self._renewed:
+                    self._renewed = False
+                    return _Closed(CloseCode.NORMAL, "token renewed", again=True)
+                return _Closed(ABNORMAL, str(exc) or describe(ABNORMAL))
+            closed = await self._handle(event.data, None)
+            if closed is not None:
+                return closed
+        return _Closed(ABNORMAL, "stream too long")
+
     async def _read(self, ws: ClientConnection) -> _Closed:
         session = self.session
-        while True:
+
+        async def reply(frame: dict[str, Any]) -> None:
+            with contextlib.suppress(ConnectionClosed):
+                await ws.send(json.dumps(frame))
+
+        for _ in range(1_000_000_000):
             interval = session.heartbeat_interval
             silence = SILENCE_FACTOR * interval if interval else self.open_timeout
             try:
@@ -251,37 +356,51 @@ class OrdersClient:
                 return _Closed(ABNORMAL, describe(ABNORMAL))
             if not isinstance(text, str):
                 return _Closed(ABNORMAL, "server sent a binary frame")
-            try:
-                step = session.receive(text, time.time())
-            except ProtocolError as exc:
-                logger.warning("dropping connection: %s", exc)
-                return _Closed(ABNORMAL, str(exc))
-            for frame in step.send:
-                with contextlib.suppress(ConnectionClosed):
-                    await ws.send(json.dumps(frame))
-            if step.welcome is not None:
-                self.backoff.reset()
-                worker = step.welcome.get("worker")
-                await self._emit(
-                    StateChange(
-                        State.CONNECTED,
-                        cursor=session.cursor,
-                        worker=worker if isinstance(worker, int) else None,
-                    )
-                )
-            if step.authenticated:
-                self._authenticated.set()
-            if step.error is not None:
-                logger.warning("server error frame: %s", step.error)
-            if step.resync:
-                await self._resync()
-            for update in step.updates:
-                await self._items.put(update)
+            ended = await self._handle(text, reply)
+            if ended is not None:
+                return ended
+        return _Closed(ABNORMAL, "connection too long")
 
-    async def _renew(self, ws: ClientConnection) -> None:
+    async def _handle(self, text: str, reply: Any) -> _Closed | None:
+        """One frame from the server, whatever carried it; a _Closed ends the connection."""
+        session = self.session
+        try:
+            step = session.receive(text, time.time())
+        except ProtocolError as exc:
+            logger.warning("dropping connection: %s", exc)
+            return _Closed(ABNORMAL, str(exc))
+        if reply is not None:
+            for frame in step.send:
+                await reply(frame)
+        if step.welcome is not None:
+            self.backoff.reset()
+            worker = step.welcome.get("worker")
+            await self._emit(
+                StateChange(
+                    State.CONNECTED,
+                    cursor=session.cursor,
+                    worker=worker if isinstance(worker, int) else None,
+                    transport=self.using,
+                )
+            )
+        if step.authenticated:
+            self._authenticated.set()
+        if step.error is not None:
+            logger.warning("server error frame: %s", step.error)
+        if step.resync:
+            await self._resync()
+        for update in step.updates:
+            await self._items.put(update)
+        if step.close is not None:
+            code, reason = step.close
+            return _Closed(code, reason or describe(code))
+        return None
+
+    async def _renew(self, ws: ClientConnection | None) -> None:
         """Before the token expires, fetch a fresh one from
-        `POST /api/token/refresh/` and hand it to the server in an `auth`
-        frame; reconnects use it too. A failed fetch is retried."""
+        `POST /api/token/refresh/` and hand it to the server: in an `auth`
+        frame on a WebSocket, by reconnecting (with `Last-Event-ID`) on a
+        stream, which has no client frames. A failed fetch is retried."""
         for _ in range(1_000_000):
             due = self.session.renew_at(time.time())
             if due is None:
@@ -301,6 +420,11 @@ class OrdersClient:
                 logger.warning("token refresh failed: %s; retrying", exc)
                 await asyncio.sleep(RENEW_RETRY)
                 continue
+            if ws is None:
+                self._renewed = True
+                if self._stream is not None:
+                    self._stream.abort()
+                return
             self._authenticated.clear()
             with contextlib.suppress(ConnectionClosed):
                 await ws.send(json.dumps({"type": "auth", "token": self.token}))
@@ -350,9 +474,3 @@ class OrdersClient:
                 break
             after_id = int(page[-1]["id"])
         return orders
-
-
-def _api_base(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    scheme = "https" if parts.scheme == "wss" else "http"
-    return urllib.parse.urlunsplit((scheme, parts.netloc, "", "", ""))

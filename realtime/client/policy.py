@@ -37,6 +37,7 @@ QUICK_CODES = frozenset(
 # before the client gives up: a proxy or a server in trouble may answer 403
 # for a moment, and only the server's own 4403 says "forbidden" for sure.
 HANDSHAKE_403_TRIES = 3
+KNOWN_CODES = frozenset(int(code) for code in CloseCode)
 
 
 def action_for(code: int | None) -> Action:
@@ -61,3 +62,15 @@ def handshake_refusal(status: int, refused_403s: int) -> tuple[int, str]:
     if status == 403 and refused_403s < HANDSHAKE_403_TRIES:
         return CloseCode.TRY_AGAIN_LATER, reason
     return CloseCode.FORBIDDEN, reason
+
+
+def stream_refusal(
+    status: int, code: int | None, detail: str, refused_403s: int
+) -> tuple[int, str]:
+    """The close code a stream answered with an HTTP error stands for: the
+    server's own refusal says it in its body (`code`, the WebSocket close
+    code); anything else (a proxy, a wrong URL) is read as a refused
+    handshake."""
+    if code is not None and code in KNOWN_CODES:
+        return code, detail or f"stream refused with HTTP {status}"
+    return handshake_refusal(status, refused_403s)

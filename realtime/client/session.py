@@ -1,11 +1,14 @@
-"""One client's protocol state across reconnects, free of I/O
-(docs/protocol.md, docs/guarantees.md).
+"""One client's protocol state across reconnects, free of I/O and of its
+transport (docs/protocol.md, docs/guarantees.md).
 
 The session decides what to send and what to hand to the application for
-each server frame, and keeps the resume cursor. Every connect names all the
-client's scopes and its cursor in the URL (`?scopes=all&since=N`), so the
+each server frame (a WebSocket message, or a Server-Sent Event's data), and
+keeps the resume cursor. Every connect names all the client's scopes and its
+cursor (`?scopes=all&since=N`, or `Last-Event-ID` on a stream), so the
 server replays every scope from the cursor in seq order before going live,
-and the cursor is simply the last seq received.
+and the cursor is simply the last seq received. Over Server-Sent Events the
+session's replies (acks) have nowhere to go and are dropped: the stream's
+send path stands in for them.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class Step:
     resync: bool = False
     # The server took a renewed token (`authenticated`).
     authenticated: bool = False
+    # The server ends the stream (a Server-Sent Events `close`): code, reason.
+    close: tuple[int, str] | None = None
 
 
 class ProtocolError(ValueError):
@@ -82,14 +87,19 @@ class Session:
         self.expires_at: float | None = None
         self._opened()
 
-    def query(self) -> dict[str, str]:
-        """Query parameters of the next connect: the extra scopes and the cursor."""
+    def query(self, with_since: bool = True) -> dict[str, str]:
+        """Query parameters of the next connect: the extra scopes and the cursor
+        (a stream sends the cursor as `Last-Event-ID` instead)."""
         query: dict[str, str] = {}
         if self.extra_scopes:
             query["scopes"] = ",".join(self.extra_scopes)
-        if self.cursor is not None:
+        if self.cursor is not None and with_since:
             query["since"] = str(self.cursor)
         return query
+
+    def stream_headers(self) -> dict[str, str]:
+        """Headers of the next stream connect: where to resume."""
+        return {"Last-Event-ID": str(self.cursor)} if self.cursor is not None else {}
 
     def _opened(self) -> None:
         start = self.cursor or 0
@@ -133,6 +143,8 @@ class Session:
             elif kind == "error":
                 self.stats.errors += 1
                 step.error = frame
+            elif kind == "close":
+                step.close = (int(frame["code"]), str(frame.get("reason", "")))
         except (KeyError, TypeError, ValueError) as exc:
             raise ProtocolError(f"malformed {kind} frame: {exc}") from exc
         return step

@@ -39,6 +39,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "CONFIG_ATTRS"),
     ("twisted.internet.abstract.FileDescriptor", "_tempDataBuffer"),
     ("twisted.internet.abstract.FileDescriptor", "dataBuffer"),
+    ("twisted.internet.abstract.FileDescriptor", "offset"),
+    ("twisted.internet.abstract.FileDescriptor", "_tempDataLen"),
     ("twisted.internet.tcp.Connection", "socket"),
     ("twisted.internet.tcp.Connection", "TLS"),
     ("twisted.web.http.HTTPFactory", "timeOut"),
@@ -100,6 +102,21 @@ def write_at_once(protocol: Any, data: bytes) -> int | None:
     except OSError:
         return 0
     return sent
+
+
+def buffered_bytes(transport: Any) -> int:
+    """Bytes Twisted holds for `transport` that the socket has not taken yet."""
+    if getattr(transport, "_tempDataLen", None) is None:
+        return 0
+    buffered: int = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    return buffered
+
+
+def socket_of(transport: Any) -> Any:
+    """The socket under a TCP transport, or None (TLS, or not TCP)."""
+    if getattr(transport, "TLS", False):
+        return None
+    return getattr(transport, "socket", None)
 
 
 def send_close_frame(protocol: Any, code: int, reason: bytes) -> None:

@@ -27,6 +27,8 @@ from django.conf import settings
 from realtime.daphne import internals
 from realtime.daphne.heads import HeadLimits, LimitedHTTPFactory
 from realtime.daphne.protocol import OrdersWebSocketProtocol, share_options
+from realtime.daphne.streams import StreamWriter
+from realtime.sse.wire import STREAM_WRITER
 from realtime.supervisor import LISTEN_BACKLOG
 from realtime.ws.wire import FRAME_SENDER
 
@@ -83,7 +85,8 @@ class Inbox:
 
 class OrdersServer(daphne.server.Server):  # type: ignore[misc]
     """daphne's server with an Inbox per application, the synchronous frame
-    sender offered in each WebSocket scope's extensions, its listening ports
+    sender offered in each WebSocket scope's extensions (and a writer for a
+    streamed response in each HTTP scope's), its listening ports
     kept for the drain, and its once-a-second application check run over the
     connections that changed since the last one (an application finished, a
     peer left) instead of over all of them: that scan was 42 % of an idle
@@ -119,6 +122,10 @@ class OrdersServer(daphne.server.Server):  # type: ignore[misc]
             extensions = scope.setdefault("extensions", {})
             extensions[FRAME_SENDER] = sender
             extensions[DENIAL_RESPONSE] = NO_OPTIONS
+        elif scope.get("type") == "http":
+            # Made only by an application that streams its response.
+            writer = partial(StreamWriter, self.head_limits.reactor, protocol)
+            scope.setdefault("extensions", {})[STREAM_WRITER] = writer
         application = self.application(
             scope=scope, receive=inbox.get, send=partial(self.handle_reply, protocol)
         )

@@ -17,7 +17,7 @@ import logging
 import time
 import weakref
 from collections.abc import Coroutine, Iterable
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
@@ -42,7 +42,11 @@ RECEIVE_BACKOFF = 0.5
 
 
 class Subscriber(Protocol):
-    user_id: int
+    # "websocket" or "sse": the open-connections gauge is kept per transport.
+    transport: ClassVar[str]
+
+    @property
+    def user_id(self) -> int: ...
 
     def deliver(self, event: Event) -> None: ...
 
@@ -62,6 +66,7 @@ class Hub:
         self._due: TimingWheel[Subscriber] = TimingWheel(self.tick_period)
         self.draining = False
         self._per_user: dict[int, int] = {}
+        self._per_transport: dict[str, int] = {}
         self._mine: dict[int, set[Subscriber]] = {}
         self._orders: dict[int, set[Subscriber]] = {}
         self._all: set[Subscriber] = set()
@@ -144,7 +149,7 @@ class Hub:
         # Due at once: its first tick says when it is next due.
         self._due.schedule(subscriber, time.monotonic())
         self._per_user[subscriber.user_id] = self.count_for(subscriber.user_id) + 1
-        metrics.OPEN_CONNECTIONS.set(len(self.subscribers))
+        self._count_transport(subscriber.transport, 1)
 
     def unregister(self, subscriber: Subscriber, scopes: Iterable[Scope]) -> None:
         if subscriber not in self.subscribers:
@@ -158,7 +163,12 @@ class Hub:
             self._per_user[subscriber.user_id] = left
         else:
             self._per_user.pop(subscriber.user_id, None)
-        metrics.OPEN_CONNECTIONS.set(len(self.subscribers))
+        self._count_transport(subscriber.transport, -1)
+
+    def _count_transport(self, transport: str, change: int) -> None:
+        count = self._per_transport.get(transport, 0) + change
+        self._per_transport[transport] = count
+        metrics.OPEN_CONNECTIONS.labels(transport=transport).set(count)
 
     def subscribe(self, subscriber: Subscriber, scope: Scope) -> None:
         if scope.kind == "all":

@@ -7,21 +7,40 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+# Every connection series has a `transport` label: websocket or sse.
+TRANSPORTS = ("websocket", "sse")
+
 OPEN_CONNECTIONS = Gauge(
-    "ws_connections_open", "WebSocket connections open now", multiprocess_mode="livesum"
+    "ws_connections_open",
+    "Connections open now (WebSocket and Server-Sent Events)",
+    ["transport"],
+    multiprocess_mode="livesum",
 )
 CONNECTIONS_CLOSED = Counter(
     "ws_connections_total",
-    "WebSocket connections closed, by close code and by who closed (client, server, network)",
-    ["code", "by"],
+    "Connections closed, by close code and by who closed (client, server, network)",
+    ["code", "by", "transport"],
 )
-MESSAGES_SENT = Counter("ws_messages_sent_total", "Frames sent to clients")
+MESSAGES_SENT = Counter("ws_messages_sent_total", "Frames sent to clients", ["transport"])
 MESSAGES_RECEIVED = Counter("ws_messages_received_total", "Frames received from clients")
-SEND_FAILURES = Counter("ws_send_failures_total", "Sends that failed and closed the connection")
-HEARTBEAT_TIMEOUTS = Counter("ws_heartbeat_timeouts_total", "Connections closed with 4408")
-SLOW_CONSUMER_CLOSES = Counter("ws_slow_consumer_closes_total", "Connections closed with 4409")
-RESUME_REPLAYS = Counter("ws_resume_replays_total", "Resumes served from the event log")
-REPLAYED_EVENTS = Counter("ws_replayed_events_total", "Events sent by resumes")
+SEND_FAILURES = Counter(
+    "ws_send_failures_total", "Sends that failed and closed the connection", ["transport"]
+)
+HEARTBEAT_TIMEOUTS = Counter(
+    "ws_heartbeat_timeouts_total",
+    "Connections closed with 4408 (nothing received, or nothing the client took, in time)",
+    ["transport"],
+)
+SLOW_CONSUMER_CLOSES = Counter(
+    "ws_slow_consumer_closes_total", "Connections closed with 4409", ["transport"]
+)
+RESUME_REPLAYS = Counter(
+    "ws_resume_replays_total", "Resumes served from the event log", ["transport"]
+)
+REPLAYED_EVENTS = Counter("ws_replayed_events_total", "Events sent by resumes", ["transport"])
+for _transport in TRANSPORTS:
+    OPEN_CONNECTIONS.labels(transport=_transport)
+    MESSAGES_SENT.labels(transport=_transport)
 REPAIRED_EVENTS = Counter(
     "ws_repaired_events_total", "Events the hub read from the database after a channel-layer gap"
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from realtime.core.frames import Encoder
+
 # The ASGI scope extension through which a server offers a synchronous sender
 # of ready frames: `scope["extensions"][FRAME_SENDER]` is a callable taking a
 # frame's bytes, returning False when the connection cannot take them that
@@ -19,3 +21,14 @@ def text_frame(payload: bytes) -> bytes:
     else:
         header = bytes((0x81, 127)) + length.to_bytes(8, "big")
     return header + payload
+
+
+# An event's `order.update` frame, built once for every WebSocket.
+event_frame = Encoder(lambda event, text: text_frame(text.encode()))
+
+
+def payload(frame: bytes) -> str:
+    """The text of a frame `text_frame` built: its header is 2, 4 or 10 bytes."""
+    length = frame[1] & 0x7F
+    start = 2 if length < 126 else 4 if length == 126 else 10
+    return frame[start:].decode()

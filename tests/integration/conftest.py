@@ -1,17 +1,14 @@
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from chaos.processes import Daphne, Redis, free_port, server_env, start_redis
+from realtime.testing import postgres
+from realtime.testing.processes import Daphne, Redis, free_port, server_env, start_redis
 
-POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 FAST = {
     "WEBSOCKET_HEARTBEAT_INTERVAL": "0.5",
     "WEBSOCKET_HEARTBEAT_TIMEOUT": "2",
@@ -29,24 +26,9 @@ def redis_server() -> Iterator[Redis]:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    name = f"realtime_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
-def fresh_postgres() -> Iterator[str]:
-    name = f"realtime_g_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """A database of this run's own, on the tests' PostgreSQL server."""
+    with postgres.fresh_database() as url:
+        yield url
 
 
 @dataclass

@@ -16,8 +16,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from chaos.orders_http import acall, new_order
-from chaos.processes import Daphne
+from realtime.testing.api import acall, new_order
+from realtime.testing.processes import Daphne
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.wsclient import close_code, frames_for, next_frame, open_ws
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from chaos.processes import Daphne
 from realtime.client import OrdersClient, State, StateChange, Update
+from realtime.testing.processes import Daphne
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.test_resume import write_directly
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 
@@ -20,22 +21,22 @@ from toxiproxy.proxy import Proxy
 from toxiproxy.server import Toxiproxy
 from websockets.asyncio.client import connect
 
-from chaos.orders_http import call, new_order, visible_events
-from chaos.processes import HOST, Daphne, free_port, server_env
-from chaos.watchers import watch
-from tests.integration.conftest import FAST, fresh_postgres
+from realtime.testing import postgres
+from realtime.testing.api import call, new_order, visible_events
+from realtime.testing.processes import HOST, Daphne, free_port, server_env
+from realtime.testing.watchers import watch
+from tests.integration.conftest import FAST
 from tests.integration.wsclient import close_code, next_frame
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-POSTGRES_PORT = 5432
 
 
 @pytest.fixture(scope="module")
 def postgres_proxy(toxiproxy_port: int) -> Proxy:
     APIConsumer.host, APIConsumer.port = HOST, toxiproxy_port
+    port = urllib.parse.urlsplit(postgres.server_url()).port
     proxy: Proxy = Toxiproxy().create(
-        upstream=f"{HOST}:{POSTGRES_PORT}", name="postgres", listen=f"{HOST}:{free_port()}"
+        upstream=f"{HOST}:{port}", name="postgres", listen=f"{HOST}:{free_port()}"
     )
     return proxy
 
@@ -43,8 +44,10 @@ def postgres_proxy(toxiproxy_port: int) -> Proxy:
 @pytest.fixture(scope="module")
 def server(postgres_proxy: Proxy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daphne]:
     tmp = tmp_path_factory.mktemp("outage")
-    with fresh_postgres() as direct:
-        proxied = direct.replace(f":{POSTGRES_PORT}/", f":{postgres_proxy.listen.split(':')[-1]}/")
+    with postgres.fresh_database() as direct:
+        parts = urllib.parse.urlsplit(direct)
+        netloc = f"{parts.username}@{postgres_proxy.listen}"
+        proxied = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
         env = server_env(database_url=proxied, log_dir=tmp / "logs", extra=FAST)
         with Daphne(free_port(), env, tmp / "logs") as daphne:
             yield daphne

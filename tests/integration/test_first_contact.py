@@ -16,7 +16,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from chaos.processes import HOST, Daphne, free_port, server_env, wait_until
+from realtime.testing.processes import HOST, Daphne, free_port, server_env, wait_until
 from tests.browser import chromium
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from chaos.orders_http import visible_events
-from chaos.processes import HOST, Daphne
-from chaos.watchers import Watcher, stalled_reader, watch
-from chaos.writers import write_sampling_rss
+from realtime.testing.api import visible_events
+from realtime.testing.processes import HOST, Daphne
+from realtime.testing.watchers import Watcher, stalled_reader, watch
+from realtime.testing.writers import write_sampling_rss
 from tests.integration.conftest import make_server, seed_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from chaos.processes import Daphne
+from realtime.testing.processes import Daphne
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.wsclient import next_frame, open_ws
 

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from chaos.orders_http import call, metric, visible_events, visible_versions
-from chaos.processes import Daphne, free_port, server_env, start_redis
-from chaos.watchers import Watcher, watch
-from tests.integration.conftest import FAST, fresh_postgres, seed_tokens
+from realtime.testing import postgres
+from realtime.testing.api import call, metric, visible_events, visible_versions
+from realtime.testing.processes import Daphne, free_port, server_env, start_redis
+from realtime.testing.watchers import Watcher, watch
+from tests.integration.conftest import FAST, seed_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(150)]
 
@@ -98,7 +99,7 @@ async def test_guarantees_hold_under_concurrent_writers_drops_and_disconnects(
     redis = start_redis()
     servers: list[Daphne] = []
     watchers: list[Watcher] = []
-    with fresh_postgres() as database_url, seed_named(seed):
+    with postgres.fresh_database() as database_url, seed_named(seed):
         try:
             for index in range(2):
                 log_dir = tmp_path / f"logs-{index}"
@@ -147,7 +148,7 @@ async def test_guarantees_hold_under_concurrent_writers_drops_and_disconnects(
                 await asyncio.create_subprocess_exec(
                     sys.executable,
                     "-m",
-                    "chaos.writers",
+                    "realtime.testing.writers",
                     "--orders",
                     str(DIRECT_ORDERS),
                     "--seed",
@@ -203,7 +204,7 @@ async def test_guarantees_hold_under_concurrent_writers_drops_and_disconnects(
 
 async def test_an_event_that_commits_late_is_not_skipped(tmp_path: Path) -> None:
     """A transaction that took its seq first but commits last is still delivered."""
-    with fresh_postgres() as database_url:
+    with postgres.fresh_database() as database_url:
         log_dir = tmp_path / "logs"
         env = server_env(database_url=database_url, log_dir=log_dir, extra=FAST)
         server = Daphne(free_port(), env, log_dir)
@@ -213,7 +214,15 @@ async def test_an_event_that_commits_late_is_not_skipped(tmp_path: Path) -> None
             tokens = await asyncio.to_thread(seed_tokens, server)
             watcher = watch(server.ws, tokens["alice"], since=0)
             await watcher.wait_connected()
-            writer = [sys.executable, "-m", "chaos.writers", "--orders", "1", "--steps", "0"]
+            writer = [
+                sys.executable,
+                "-m",
+                "realtime.testing.writers",
+                "--orders",
+                "1",
+                "--steps",
+                "0",
+            ]
             writer += ["--owners", "alice"]
             late = await asyncio.create_subprocess_exec(
                 *writer, "--hold", "3", env=env, stdout=asyncio.subprocess.PIPE

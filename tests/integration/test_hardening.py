@@ -19,8 +19,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from chaos.orders_http import acall, new_order
-from chaos.processes import HOST, Daphne, free_port, server_env, wait_until
+from realtime.testing.api import acall, new_order
+from realtime.testing.processes import HOST, Daphne, free_port, server_env, wait_until
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.wsclient import close_code, frames_for, next_frame, open_ws
 

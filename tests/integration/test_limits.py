@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from chaos.orders_http import acall, new_order
-from chaos.processes import Daphne
-from chaos.watchers import Watcher, watch
+from realtime.testing.api import acall, new_order
+from realtime.testing.processes import Daphne
+from realtime.testing.watchers import Watcher, watch
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.wsclient import close_code, frames_until_closed, next_frame, open_ws
 
@@ -139,7 +139,7 @@ async def test_a_token_expiring_mid_connection_closes_4401(
 
 
 def flooder(server: Daphne, token: str, seconds: float, out: Path) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "chaos.flooder", "--seconds", str(seconds)]
+    command = [sys.executable, "-m", "realtime.testing.flooder", "--seconds", str(seconds)]
     return subprocess.Popen(
         [*command, "--url", server.ws, "--token", token],
         stdout=out.open("wb"),

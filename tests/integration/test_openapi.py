@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
-from chaos.processes import Daphne
+from realtime.testing.processes import Daphne
 from tests.integration.conftest import make_server, seed_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from chaos.orders_http import call
-from chaos.processes import HOST, Daphne
+from realtime.testing.api import call
+from realtime.testing.processes import HOST, Daphne
 from tests.integration.conftest import make_server, seed_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]

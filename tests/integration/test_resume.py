@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from chaos.orders_http import visible_events, visible_versions
-from chaos.processes import Daphne
-from chaos.watchers import Watcher, watch
+from realtime.testing.api import visible_events, visible_versions
+from realtime.testing.processes import Daphne
+from realtime.testing.watchers import Watcher, watch
 from tests.integration.conftest import make_server, seed_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -26,7 +26,7 @@ def write_directly(server: Daphne, orders: int, owners: str = "alice,bob", seed:
         [
             sys.executable,
             "-m",
-            "chaos.writers",
+            "realtime.testing.writers",
             "--orders",
             str(orders),
             "--owners",

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from chaos.orders_http import acall, visible_events
-from chaos.processes import Daphne, Redis, free_port, server_env
-from chaos.watchers import Watcher, watch
-from tests.integration.conftest import FAST, fresh_postgres, seed_tokens
+from realtime.testing import postgres
+from realtime.testing.api import acall, visible_events
+from realtime.testing.processes import Daphne, Redis, free_port, server_env
+from realtime.testing.watchers import Watcher, watch
+from tests.integration.conftest import FAST, seed_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -22,7 +23,7 @@ async def test_updates_reach_both_processes_and_a_moving_client_resumes(
     tmp_path: Path, redis_server: Redis
 ) -> None:
     """A PATCH on A reaches clients of A and B; a client moving from A to B misses nothing."""
-    with fresh_postgres() as database_url:
+    with postgres.fresh_database() as database_url:
         servers = [
             Daphne(
                 free_port(),

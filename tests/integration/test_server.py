@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from chaos.orders_http import acall, metric
+from realtime.testing.api import acall, metric
 from tests.integration.conftest import Stack
 from tests.integration.wsclient import close_code, frames_for, next_frame, open_ws
 

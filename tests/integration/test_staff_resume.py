@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import connect
 
-from chaos.orders_http import visible_events
-from chaos.processes import Daphne
+from realtime.testing.api import visible_events
+from realtime.testing.processes import Daphne
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.test_guarantees import HTTP_WRITERS, http_writer
 from tests.integration.test_resume import write_directly

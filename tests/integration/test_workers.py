@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from chaos.orders_http import acall, call, metric, visible_events
-from chaos.processes import Daphne, Redis, free_port, server_env, wait_until
-from chaos.watchers import Watcher, watch
+from realtime.testing.api import acall, call, metric, visible_events
+from realtime.testing.processes import Daphne, Redis, free_port, server_env, wait_until
+from realtime.testing.watchers import Watcher, watch
 from tests.integration.conftest import FAST
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]

@@ -1,5 +1,5 @@
 """Raw WebSocket helpers for driving a real server from tests; the HTTP
-helpers and recorded clients live in `chaos.orders_http` and `chaos.watchers`."""
+helpers and recorded clients live in `realtime.testing.api` and `realtime.testing.watchers`."""
 
 from __future__ import annotations
 

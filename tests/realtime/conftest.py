@@ -8,10 +8,10 @@ import pytest
 @pytest.fixture(autouse=True)
 def forget_users() -> Iterator[None]:
     """Each test's users start unknown: ids repeat once a test's rows roll back."""
+    from realtime.core import endpoint
     from realtime.orders import api
-    from realtime.ws import consumer
 
     yield
     api.STANDINGS.clear()
     api.ORDER_RATE.clear()
-    consumer.STANDINGS.clear()
+    endpoint.STANDINGS.clear()

@@ -12,7 +12,7 @@ from toxiproxy.api import APIConsumer
 from toxiproxy.server import Toxiproxy
 
 from chaos.harness import toxiproxy_answers
-from chaos.processes import HOST
+from realtime.testing.processes import HOST
 
 
 def api_up(port: int) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 from toxiproxy.server import Toxiproxy
 
-from chaos.processes import HOST, free_port
+from realtime.testing.processes import HOST, free_port
 from tests.chaos.toxiproxy.conftest import Call, Upstream
 from tests.conftest import REAL_TOXIPROXY
 

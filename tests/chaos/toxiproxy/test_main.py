@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.processes import HOST, free_port, port_open, stop_process, wait_until
+from realtime.testing.processes import HOST, free_port, port_open, stop_process, wait_until
 from tests.chaos.toxiproxy.conftest import Upstream, api_up
 
 pytestmark = pytest.mark.timeout(60)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from chaos.orders_http import call
-from chaos.processes import Daphne
+from realtime.testing.api import call
+from realtime.testing.processes import Daphne
 from tests.browser import chromium
 from tests.integration.conftest import make_server, seed_tokens
 

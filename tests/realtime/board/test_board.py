@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.orders_http import call, visible_versions
+from realtime.testing.api import call, visible_versions
 from tests.browser import chromium
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.test_resume import write_directly

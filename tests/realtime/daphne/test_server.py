@@ -141,6 +141,7 @@ class Listening:
 
 class Subscriber:
     user_id = 1
+    transport = "websocket"
 
     def __init__(self, hub: Any) -> None:
         self.hub = hub

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pytest
 from channels.db import database_sync_to_async
@@ -23,6 +24,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 @dataclass(eq=False)
 class Recorder:
     user_id: int
+    transport: ClassVar[str] = "websocket"
     events: list[Event] = field(default_factory=list)
     ticks: list[float] = field(default_factory=list)
     every: float = 3600.0

@@ -1,5 +1,5 @@
-"""safe_send for one connection: frames in order, at once when the server
-takes ready frames, through ASGI `send` otherwise, and no send ever raises."""
+"""safe_send for a WebSocket: frames in order, at once when the server takes
+ready frames, through ASGI `send` otherwise, and no send ever raises."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from typing import Any
 
 import pytest
 
-from realtime.ws.connection import Config, Connection
-from realtime.ws.sending import FrameSender, Sender
+from realtime.core.connection import Config, Connection
+from realtime.core.journal import Journal
+from realtime.core.sending import Writer
+from realtime.ws.sending import WebSocketSender
 from realtime.ws.wire import text_frame
 
 pytestmark = pytest.mark.timeout(30)
 
 
 def sender(
-    fail_with: Exception | None = None, send_now: FrameSender | None = None
-) -> tuple[Sender, list[dict[str, Any]], list[str]]:
+    fail_with: Exception | None = None, send_now: Writer | None = None
+) -> tuple[WebSocketSender, list[dict[str, Any]], list[str]]:
     """A Sender whose ASGI `send` records messages (or raises `fail_with` on a frame)."""
     sent: list[dict[str, Any]] = []
     torn_down: list[str] = []
@@ -36,7 +38,8 @@ def sender(
             torn_down.append("down")
 
     conn = Connection(Config(25, 60, 100, 1000, 20), "c1", now=0.0)
-    return Sender(conn, base_send, send_now, Owner()), sent, torn_down
+    out = WebSocketSender(conn, base_send, send_now, Owner(), Journal("websocket"))
+    return out, sent, torn_down
 
 
 async def test_send_to_a_vanished_peer_tears_down_quietly(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from realtime.ws.limits import ConnectionLimits, Strikes
+from realtime.core.limits import ConnectionLimits, Limit, Strikes
 
 
 def test_strikes_pass_the_limit_on_the_next_one() -> None:
@@ -10,8 +10,8 @@ def test_strikes_pass_the_limit_on_the_next_one() -> None:
 
 
 def test_connection_limits() -> None:
-    """Total and per-user limits each refuse with a reason."""
+    """Total and per-user limits each refuse with a reason, saying whose limit bit."""
     limits = ConnectionLimits(max_total=3, max_per_user=2)
     assert limits.refusal(total=2, for_user=1) is None
-    assert limits.refusal(total=3, for_user=0) == "server at its connection limit (3)"
-    assert limits.refusal(total=1, for_user=2) == "user at its connection limit (2)"
+    assert limits.refusal(total=3, for_user=0) == Limit("server at its connection limit (3)", False)
+    assert limits.refusal(total=1, for_user=2) == Limit("user at its connection limit (2)", True)

@@ -18,15 +18,26 @@ class Strikes:
         return self.count > self.limit
 
 
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A connection limit that refuses one more connection (1013; over
+    HTTP 429 for the user's limit, 503 for the server's)."""
+
+    reason: str
+    per_user: bool
+
+
 @dataclass(frozen=True)
 class ConnectionLimits:
+    """Counted over every transport: a user's WebSockets and streams together."""
+
     max_total: int
     max_per_user: int
 
-    def refusal(self, total: int, for_user: int) -> str | None:
-        """Why one more connection is refused (1013), or None."""
+    def refusal(self, total: int, for_user: int) -> Limit | None:
+        """Why one more connection is refused, or None."""
         if total >= self.max_total:
-            return f"server at its connection limit ({self.max_total})"
+            return Limit(f"server at its connection limit ({self.max_total})", per_user=False)
         if for_user >= self.max_per_user:
-            return f"user at its connection limit ({self.max_per_user})"
+            return Limit(f"user at its connection limit ({self.max_per_user})", per_user=True)
         return None

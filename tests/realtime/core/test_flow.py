@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from realtime.ws.flow import FlowControl
+from realtime.core.flow import FlowControl
 
 
 def test_lag_counts_events_past_the_acked_cursor() -> None:

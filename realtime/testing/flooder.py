@@ -3,7 +3,7 @@ reconnects the moment it is closed, for a fixed time. It runs in its own
 process so that the load it puts on the server is not also load on the
 clients that measure it.
 
-    python -m chaos.flooder --url ws://127.0.0.1:8000/ws/orders/ --token T --seconds 5
+    python -m realtime.testing.flooder --url ws://127.0.0.1:8000/ws/orders/ --token T --seconds 5
 
 prints one JSON line: frames sent, `rate_limited` errors seen, connections
 made and closes by code.
@@ -160,7 +160,7 @@ def run(url: str, token: str, seconds: float) -> Flood:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m chaos.flooder", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m realtime.testing.flooder", description=__doc__)
     parser.add_argument("--url", required=True)
     parser.add_argument("--token", required=True)
     parser.add_argument("--seconds", type=float, default=5.0)

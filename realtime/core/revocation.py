@@ -11,9 +11,9 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, runtime_checkable
 
+from realtime.core.auth import Standings
 from realtime.delivery.hub import Hub
 from realtime.orders.standings import GONE, Standing
-from realtime.ws.auth import Standings
 
 logger = logging.getLogger("realtime.auth")
 

@@ -1,4 +1,4 @@
-"""`python -m chaos.writers --orders N`: a writer process that creates orders
+"""`python -m realtime.testing.writers --orders N`: a writer process that creates orders
 and walks each through the state machine straight through the service layer,
 with the server's settings from the environment.
 
@@ -65,7 +65,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos.writers", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m realtime.testing.writers", description=__doc__)
     parser.add_argument("--orders", type=int, default=10)
     parser.add_argument("--owners", default="alice,bob", help="comma-separated usernames")
     parser.add_argument("--steps", type=int, default=4, help="status changes per order (0-4)")
@@ -95,7 +95,12 @@ async def write_sampling_rss(env: dict[str, str], pid: int, *args: str) -> int:
     watched = psutil.Process(pid)
     before = peak = watched.memory_info().rss
     writer = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "chaos.writers", *args, env=env, stdout=asyncio.subprocess.DEVNULL
+        sys.executable,
+        "-m",
+        "realtime.testing.writers",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 600
     while writer.returncode is None and time.monotonic() < deadline:

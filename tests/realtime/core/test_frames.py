@@ -1,13 +1,14 @@
-"""order.update frames are built once per event, and the cache stays within its bytes."""
+"""order.update frames are built once per event and transport, and the cache
+stays within its bytes."""
 
 from __future__ import annotations
 
 import json
 
+from realtime.core import frames
+from realtime.core.frames import Encoder, FrameCache
 from realtime.delivery.events import Event
-from realtime.ws import frames
-from realtime.ws.frames import FrameCache
-from realtime.ws.wire import text_frame
+from realtime.ws.wire import event_frame, payload, text_frame
 
 
 def event(seq: int, size: int = 10) -> Event:
@@ -25,20 +26,35 @@ def test_an_event_becomes_an_order_update_frame() -> None:
         "published_at": 1.5,
         "meta": {"by": "kitchen"},
     }
-    assert frames.wire(e) == text_frame(text.encode())
-    assert frames.payload(frames.wire(e)) == text
+    assert event_frame(e) == text_frame(text.encode())
+    assert payload(event_frame(e)) == text
 
 
 def test_one_event_is_framed_once_for_every_connection() -> None:
     """A second request for the same event returns the same bytes object."""
     e = event(8)
-    assert frames.wire(e) is frames.wire(e)
+    assert event_frame(e) is event_frame(e)
 
 
 def test_another_event_with_the_same_seq_gets_its_own_frame() -> None:
     """The cache tells events apart by identity, not by seq alone."""
     first, second = event(9, size=1), event(9, size=2)
-    assert frames.wire(first) != frames.wire(second)
+    assert event_frame(first) != event_frame(second)
+
+
+def test_every_transport_frames_the_same_text_once() -> None:
+    """Two encoders of one event both wrap the one JSON text, each building its bytes once."""
+    calls: list[str] = []
+
+    def framed(e: Event, text: str) -> bytes:
+        calls.append(text)
+        return text.encode()
+
+    first, second = Encoder(framed), Encoder(framed)
+    e = event(10)
+    assert first(e) is first(e)
+    assert second(e) == first(e)
+    assert calls == [frames.text(e)] * 2
 
 
 def test_the_cache_keeps_the_newest_frames_within_its_budget() -> None:
@@ -59,4 +75,4 @@ def test_payload_reads_every_header_length() -> None:
     """Frames of 125, 126 and 65536 bytes give back their text."""
     for length in (125, 126, 65_536):
         text = "z" * length
-        assert frames.payload(text_frame(text.encode())) == text
+        assert payload(text_frame(text.encode())) == text

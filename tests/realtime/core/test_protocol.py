@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from realtime.ws import protocol
-from realtime.ws.protocol import ErrorCode, FrameError, Scope
+from realtime.core import protocol
+from realtime.core.protocol import ErrorCode, FrameError, Scope
 
 
 def test_subscribe_parses_each_scope_kind() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime.ws.heartbeat import HeartbeatAction, HeartbeatState
+from realtime.core.heartbeat import HeartbeatAction, HeartbeatState
 
 
 def test_sends_a_heartbeat_every_interval() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaos.orders_http import metric
+from realtime.testing.api import metric
 
 HOST = "127.0.0.1"
 # Signs the tokens of every server the harness and the tests start.

@@ -12,10 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from realtime.codes import CloseCode, ErrorCode
-from realtime.delivery.events import Event, History
-from realtime.delivery.scopes import ALL, MINE, Scope
-from realtime.tokens import Principal
-from realtime.ws.connection import (
+from realtime.core.connection import (
     Admission,
     Authenticate,
     CheckScope,
@@ -28,6 +25,10 @@ from realtime.ws.connection import (
     ReadHistory,
     refusal,
 )
+from realtime.core.limits import Limit
+from realtime.delivery.events import Event, History
+from realtime.delivery.scopes import ALL, MINE, Scope
+from realtime.tokens import Principal
 
 STAFF = Principal(1, "kitchen", True, expires_at=10_000.0)
 ALICE = Principal(2, "alice", False, expires_at=10_000.0)
@@ -100,7 +101,12 @@ def test_accept_welcomes_and_joins_mine() -> None:
         (Admission(origin_allowed=True), None, True, CloseCode.TRY_AGAIN_LATER),
         (Admission(origin_allowed=True), None, False, CloseCode.UNAUTHORIZED),
         (Admission(origin_allowed=True, draining=True), ALICE, False, CloseCode.TRY_AGAIN_LATER),
-        (Admission(True, over_limit="user at its limit"), ALICE, False, CloseCode.TRY_AGAIN_LATER),
+        (
+            Admission(True, over_limit=Limit("user at its limit", True)),
+            ALICE,
+            False,
+            CloseCode.TRY_AGAIN_LATER,
+        ),
         (Admission(origin_allowed=True), ALICE, False, None),
     ],
 )

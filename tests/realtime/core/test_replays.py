@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from realtime.ws.replays import ReplayTurns
+from realtime.core.replays import ReplayTurns
 
 pytestmark = pytest.mark.timeout(10)
 

@@ -1,9 +1,13 @@
-"""One `/ws/orders/` connection's protocol state, free of I/O
-(docs/architecture.md), in the manner of python-websockets' `protocol.py`.
+"""One connection's protocol state, free of I/O and of its transport
+(docs/architecture.md), in the manner of python-websockets' `protocol.py`:
+a WebSocket at `/ws/orders/` and a Server-Sent Events stream at
+`/sse/orders/` are both this.
 
-Inputs: a client frame's text, an event from the hub, a clock tick, and the
-answer to a request the connection made (may it watch a scope, a read of
-history), or that request's failure. Outputs, for the I/O layer:
+Inputs: a client frame's text (WebSocket), word that the transport took or
+delivered what was written (Server-Sent Events, which has no client frames),
+an event from the hub, a clock tick, and the answer to a request the
+connection made (may it watch a scope, a read of history), or that
+request's failure. Outputs, for the I/O layer:
 
 - `next_output()`: frames to send in order (encoded text, an `Event` to send
   as `order.update`, or a final `Close`);
@@ -28,13 +32,13 @@ from typing import TYPE_CHECKING
 
 from realtime.buckets import TokenBucket
 from realtime.codes import CloseCode, ErrorCode
+from realtime.core import protocol
+from realtime.core.flow import FlowControl
+from realtime.core.heartbeat import HeartbeatAction, HeartbeatState
+from realtime.core.limits import Limit, Strikes
+from realtime.core.protocol import FrameError, Ref
 from realtime.delivery.events import Event, History
 from realtime.delivery.scopes import ALL, MINE, Scope, Visibility
-from realtime.ws import protocol
-from realtime.ws.flow import FlowControl
-from realtime.ws.heartbeat import HeartbeatAction, HeartbeatState
-from realtime.ws.limits import Strikes
-from realtime.ws.protocol import FrameError, Ref
 
 if TYPE_CHECKING:
     from realtime.tokens import Principal
@@ -131,7 +135,7 @@ class Admission:
 
     origin_allowed: bool
     draining: bool = False
-    over_limit: str | None = None
+    over_limit: Limit | None = None
 
 
 def refusal(
@@ -147,8 +151,8 @@ def refusal(
         return Close(CloseCode.UNAUTHORIZED, auth_error or "unauthorized")
     if admission.draining:
         return Close(CloseCode.TRY_AGAIN_LATER, "server shutting down")
-    if admission.over_limit:
-        return Close(CloseCode.TRY_AGAIN_LATER, admission.over_limit)
+    if admission.over_limit is not None:
+        return Close(CloseCode.TRY_AGAIN_LATER, admission.over_limit.reason)
     return None
 
 
@@ -330,6 +334,16 @@ class Connection:
         else:
             self._begin_replay(frame.since, frame.ref, None)
             self._read_when_ready()
+
+    def alive(self, now: float) -> None:
+        """The peer took what was written (a transport without client frames
+        says so from its send path): it counts as life, as a frame would."""
+        self.heartbeat.received(now)
+
+    def acknowledged(self, cursor: int) -> None:
+        """The transport took every event up to `cursor` off this connection's
+        hands: the flow-control ack of a transport without client frames."""
+        self._acknowledge(cursor)
 
     def receive_binary(self, now: float) -> None:
         if self.closing:

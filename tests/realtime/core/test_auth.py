@@ -5,8 +5,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from realtime.core.auth import Standings, origin_allowed, token_from_scope
 from realtime.orders.standings import Standing
-from realtime.ws.auth import Standings, origin_allowed, token_from_scope
 
 HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 

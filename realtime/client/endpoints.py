@@ -1,0 +1,41 @@
+"""Where a client connects, from the one URL it is given, free of I/O: the
+WebSocket, the stream and the HTTP API of one server. Any of
+`ws://host/ws/orders/`, `http://host/sse/orders/` or `http://host` names
+all three."""
+
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+
+WEBSOCKET_PATH = "/ws/orders/"
+STREAM_PATH = "/sse/orders/"
+SCHEMES = {"ws": "http", "wss": "https", "http": "http", "https": "https"}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    websocket: str
+    sse: str
+    api: str
+
+    @classmethod
+    def of(cls, url: str, api_url: str | None = None) -> Endpoints:
+        parts = urllib.parse.urlsplit(url)
+        http = SCHEMES.get(parts.scheme)
+        if http is None or not parts.netloc:
+            raise ValueError(
+                f"not a server URL: {url!r} (give ws://HOST:PORT/ws/orders/ or http://HOST:PORT)"
+            )
+        ws = "wss" if http == "https" else "ws"
+        path = parts.path
+        prefix = ""
+        for known in (WEBSOCKET_PATH, STREAM_PATH, WEBSOCKET_PATH[:-1], STREAM_PATH[:-1]):
+            if path.endswith(known):
+                prefix = path[: -len(known)]
+                break
+        else:
+            prefix = path.rstrip("/")
+        base = f"{parts.netloc}{prefix}"
+        api = api_url.rstrip("/") if api_url else f"{http}://{base}"
+        return cls(f"{ws}://{base}{WEBSOCKET_PATH}", f"{http}://{base}{STREAM_PATH}", api)
