@@ -103,6 +103,10 @@ class Daphne:
         return f"ws://{HOST}:{self.port}/ws/orders/"
 
     @property
+    def sse(self) -> str:
+        return f"http://{HOST}:{self.port}/sse/orders/"
+
+    @property
     def log(self) -> Path:
         return self.log_dir / "websocket.log"
 

@@ -92,3 +92,27 @@ async def stalled_reader(host: str, port: int, url: str) -> tuple[ClientConnecti
     welcome: dict[str, Any] = json.loads(await ws.recv())
     ws.transport.pause_reading()
     return ws, welcome
+
+
+def stalled_stream(host: str, port: int, path: str, token: str) -> tuple[socket.socket, bytes]:
+    """A `/sse/orders/` stream that reads its response head and welcome and
+    then stops reading at the TCP level, with a small receive buffer; returns
+    the socket and what it read."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect((host, port))
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
+        "Accept: text/event-stream\r\n\r\n"
+    )
+    sock.sendall(request.encode())
+    read = b""
+    for _ in range(100):
+        if b"event: welcome" in read:
+            break
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        read += chunk
+    return sock, read

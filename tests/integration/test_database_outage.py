@@ -21,6 +21,7 @@ from toxiproxy.proxy import Proxy
 from toxiproxy.server import Toxiproxy
 from websockets.asyncio.client import connect
 
+from realtime.client.streaming import EventStream, StreamRefused
 from realtime.testing import postgres
 from realtime.testing.api import call, new_order, visible_events
 from realtime.testing.processes import HOST, Daphne, free_port, server_env
@@ -76,6 +77,29 @@ async def test_a_connect_during_a_cut_is_told_to_retry_later(
         assert ws.close_reason == "database unavailable, try again later"
     async with connect(f"{server.ws}?token={token}", open_timeout=10) as ws:
         assert (await next_frame(ws, "welcome"))["user"] == "carol"
+    assert server.error_lines() == []
+
+
+async def test_a_stream_during_a_cut_is_refused_with_503(
+    server: Daphne, postgres_proxy: Proxy
+) -> None:
+    """`/sse/orders/` while the user lookup fails: 503 with Retry-After and the close
+    reason, never 401 or 403; then it streams."""
+    token = await asyncio.to_thread(server.manage, "token", "cora", "--create")
+    async with cut(postgres_proxy):
+        stream = EventStream(server.sse, {"Authorization": f"Bearer {token}"}, 10)
+        with pytest.raises(StreamRefused) as refused:
+            await stream.open()
+        stream.abort()
+    assert (refused.value.status, refused.value.code) == (503, 1013)
+    assert refused.value.detail == "database unavailable, try again later"
+    assert refused.value.retry_after is not None
+    stream = EventStream(server.sse, {"Authorization": f"Bearer {token}"}, 10)
+    await stream.open()
+    try:
+        assert (await anext(stream.events())).event == "welcome"
+    finally:
+        stream.abort()
     assert server.error_lines() == []
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from realtime.client.policy import Action, action_for, handshake_refusal
+from realtime.client.policy import Action, action_for, handshake_refusal, stream_refusal
 
 
 @pytest.mark.parametrize("code", [4401, 4403, 4400, 1009])
@@ -40,3 +40,11 @@ def test_a_handshake_403_is_retried_a_bounded_number_of_times() -> None:
     codes = [handshake_refusal(403, tries)[0] for tries in range(4)]
     assert codes == [1013, 1013, 1013, 4403]
     assert handshake_refusal(404, 0)[0] == 4403
+
+
+def test_a_stream_refusal_in_the_servers_words_is_its_close_code() -> None:
+    """The server's JSON `code` decides; a refusal without one reads as a refused handshake."""
+    assert stream_refusal(401, 4401, "token expired", 0) == (4401, "token expired")
+    assert stream_refusal(429, 1013, "user at its connection limit (20)", 0)[0] == 1013
+    assert stream_refusal(502, None, "bad gateway", 0)[0] == 1013
+    assert stream_refusal(403, None, "blocked", 3)[0] == 4403
