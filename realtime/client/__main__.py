@@ -10,7 +10,7 @@ import json
 import sys
 import time
 
-from realtime.client.connection import ClientStopped, OrdersClient, StateChange
+from realtime.client.connection import TRANSPORTS, ClientStopped, OrdersClient, StateChange
 from realtime.client.session import Update
 
 
@@ -29,6 +29,8 @@ def describe(item: Update | StateChange) -> str:
         text += f" retry_in={item.retry_in}s"
     if item.cursor is not None:
         text += f" cursor={item.cursor}"
+    if item.transport is not None:
+        text += f" transport={item.transport}"
     return text
 
 
@@ -40,6 +42,7 @@ async def watch(args: argparse.Namespace) -> int:
         scopes=tuple(args.scope or ("mine",)),
         backoff_base=args.backoff_base,
         backoff_cap=args.backoff_cap,
+        transport=args.transport,
     )
     try:
         async with client:
@@ -60,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     watch_cmd.add_argument("--since", type=int, default=None, help="resume after this seq")
     watch_cmd.add_argument(
         "--scope", action="append", help="extra scope: all or order:<id> (repeatable)"
+    )
+    watch_cmd.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="websocket",
+        help="sse where WebSockets are refused; auto tries a WebSocket first "
+        "(default: %(default)s)",
     )
     watch_cmd.add_argument("--backoff-base", type=float, default=0.5, help="seconds")
     watch_cmd.add_argument("--backoff-cap", type=float, default=30.0, help="seconds")

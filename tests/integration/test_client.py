@@ -6,14 +6,15 @@ import asyncio
 import sys
 import time
 from asyncio.subprocess import Process
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from realtime.client import OrdersClient, State, StateChange, Update
+from realtime.client import ClientStopped, OrdersClient, State, StateChange, Update
 from realtime.testing.processes import Daphne
+from realtime.testing.proxies import UpgradeRefusingProxy
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.test_resume import write_directly
 
@@ -108,3 +109,88 @@ async def test_the_client_renews_its_token_without_reconnecting(server: Daphne) 
         assert client.session.expires_at is not None
         assert client.session.expires_at > first + 60
         assert client.token != short
+
+
+async def first_connected(client: OrdersClient) -> StateChange:
+    async with asyncio.timeout(20):
+        async for item in client:
+            if isinstance(item, StateChange) and item.state is State.CONNECTED:
+                return item
+    raise AssertionError("never connected")
+
+
+async def test_auto_falls_back_to_the_stream_where_upgrades_are_refused(server: Daphne) -> None:
+    """Behind a proxy that answers 403 to every upgrade, `auto` streams instead, keeps
+    streaming for the session, and gets the updates."""
+    tokens = await asyncio.to_thread(seed_tokens, server)
+    with UpgradeRefusingProxy(server.port) as proxy:
+        client = OrdersClient(proxy.http, tokens["alice"], since=0, transport="auto")
+        async with client:
+            assert (await first_connected(client)).transport == "sse"
+            await client.drop()
+            assert (await first_connected(client)).transport == "sse"
+            await asyncio.to_thread(write_directly, server, 1, "alice", 5)
+            async with asyncio.timeout(20):
+                versions = [item.order["version"] async for item in updates(client, count=5)]
+        assert versions == [1, 2, 3, 4, 5]
+        assert proxy.refused == 1
+
+
+async def updates(client: OrdersClient, count: int) -> AsyncIterator[Update]:
+    seen = 0
+    async for item in client:
+        if isinstance(item, Update):
+            yield item
+            seen += 1
+            if seen == count:
+                return
+
+
+async def read_to_the_end(client: OrdersClient) -> None:
+    async for _ in client:
+        pass
+
+
+async def test_auto_does_not_fall_back_on_the_servers_own_refusal(server: Daphne) -> None:
+    """A bad token is the server's 4401 close, not a refused upgrade: the client stops."""
+    client = OrdersClient(server.ws, "not-a-token", transport="auto")
+    async with client:
+        with pytest.raises(ClientStopped) as stopped:
+            await read_to_the_end(client)
+    assert stopped.value.code == 4401
+    assert client.using == "websocket"
+
+
+async def test_a_stream_renews_its_token_by_reconnecting_where_it_left_off(
+    server: Daphne,
+) -> None:
+    """A 4 s token over SSE: fetched afresh and reconnected with Last-Event-ID before it
+    expires, with no 4401 and every update once."""
+    short = await asyncio.to_thread(server.manage, "token", "alice", "--create", "--ttl", "4")
+    async with OrdersClient(server.sse, short, since=0, transport="sse") as client:
+        await first_connected(client)
+        await asyncio.to_thread(write_directly, server, 1, "alice", 7)
+        await asyncio.sleep(6)
+        assert client.stats.connections >= 2
+        assert client.token != short
+        assert client.state is State.CONNECTED
+        await asyncio.to_thread(write_directly, server, 1, "alice", 8)
+        async with asyncio.timeout(10):
+            got = [item.seq async for item in updates(client, count=10)]
+    assert got == sorted(set(got))
+    assert client.stats.duplicates == 0
+
+
+async def test_watch_cli_streams_with_transport_sse(server: Daphne) -> None:
+    """`watch --transport sse` says which transport it connected with."""
+    tokens = await asyncio.to_thread(seed_tokens, server)
+    watcher = await watch_cli(server.ws, tokens["alice"], "--transport", "sse")
+    assert watcher.stdout is not None
+    try:
+        await asyncio.wait_for(watcher.stdout.readline(), 20)
+        connected = await asyncio.wait_for(watcher.stdout.readline(), 20)
+        assert b" connected " in connected
+        assert connected.rstrip().endswith(b"transport=sse")
+    finally:
+        watcher.terminate()
+        await asyncio.wait_for(watcher.wait(), 10)
