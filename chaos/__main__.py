@@ -19,12 +19,12 @@ async def run_all(names: list[str], profile: scenarios.Profile, directory: Path,
     workdir = directory / "runs"
     shutil.rmtree(workdir, ignore_errors=True)
     for name in names:
-        result = await scenarios.run(scenarios.BY_NAME[name], profile, workdir, seed)
-        line = f"{result.scenario:12} {result.verdict:5} {result.seconds:6.1f} s"
-        print(f"{line}  {result.figures}", flush=True)
-        for violation in result.violations:
-            print(f"{'':12} - {violation}", flush=True)
-        results.append(result)
+        for result in await scenarios.run(scenarios.BY_NAME[name], profile, workdir, seed):
+            line = f"{result.name:24} {result.verdict:5} {result.seconds:6.1f} s"
+            print(f"{line}  {result.figures}", flush=True)
+            for violation in result.violations:
+                print(f"{'':24} - {violation}", flush=True)
+            results.append(result)
         report.write(results, directory, harness.describe_toxiproxy())
     return all(r.verdict == "pass" for r in results)
 

@@ -74,6 +74,7 @@ class Client:
     user: str
     scopes: tuple[str, ...]
     watcher: Watcher
+    transport: str = "websocket"
 
     @property
     def strict(self) -> bool:
@@ -221,8 +222,12 @@ class Harness:
 
     @property
     def client_url(self) -> str:
+        """The server as clients reach it: through the app proxy."""
         assert self.app is not None
-        return f"ws://{self.app.listen}/ws/orders/"
+        return f"http://{self.app.listen}"
+
+    def clients_on(self, transport: str) -> list[Client]:
+        return [c for c in self.clients if c.transport == transport]
 
     # Toxics
 
@@ -241,16 +246,26 @@ class Harness:
     # Clients and writers
 
     async def add_clients(
-        self, users: tuple[str, ...], scopes: tuple[str, ...] = ("mine",), **options: Any
+        self,
+        users: tuple[str, ...],
+        scopes: tuple[str, ...] = ("mine",),
+        transport: str = "websocket",
+        **options: Any,
     ) -> list[Client]:
         options.setdefault("open_timeout", 2.0)
         added = []
         for user in users:
             rng = random.Random(self.rng.random())
             watcher = watch(
-                self.client_url, self.tokens[user], since=0, scopes=scopes, rng=rng, **options
+                self.client_url,
+                self.tokens[user],
+                since=0,
+                scopes=scopes,
+                rng=rng,
+                transport=transport,
+                **options,
             )
-            added.append(Client(user, scopes, watcher))
+            added.append(Client(user, scopes, watcher, transport))
         self.clients.extend(added)
         for client in added:
             await client.watcher.wait_connected(timeout=30)
@@ -336,51 +351,61 @@ class Harness:
             await asyncio.sleep(0.05)
         return None
 
-    async def check(self, settle: float) -> Check:
-        """Stop writing, then: every client converges to the database within
-        `settle` s (G2); customers got every event once in seq order (G1); no
-        connection repeated or regressed (G3); no ERROR line was logged."""
+    async def check(self, settle: float) -> dict[str, Check]:
+        """Stop writing, then, for each transport's clients: every client
+        converges to the database within `settle` s (G2); customers got every
+        event once in seq order (G1); no connection repeated or regressed (G3);
+        no ERROR line was logged."""
         await self.stop_writing()
-        result = Check()
-        result.converged_in = await self.converged(within=settle)
+        converged_in = await self.converged(within=settle)
         truth = await self.truth()
         events = {
             user: await asyncio.to_thread(visible_events, self.daphne.http, self.tokens[user])
             for user in {c.user for c in self.clients if c.strict}
         }
-        for client in self.clients:
-            stats = client.watcher.client.stats
-            behind = [
-                o for o, v in truth[client.user].items() if client.watcher.versions().get(o) != v
-            ]
-            received = client.watcher.received()
-            if client.strict:
-                result.lost += len(set(events[client.user]) - set(received))
-                result.duplicates += len(received) - len(set(received)) + stats.duplicates
-                if [r[0] for r in received] != sorted({r[0] for r in received}):
-                    result.regressed += 1
-                    result.violations.append(f"{client.user}: updates out of seq order")
-                if stats.stale:
-                    result.regressed += stats.stale
-                    result.violations.append(f"{client.user}: {stats.stale} older versions sent")
-            else:
-                # A subscribe-then-resume client resumes from a cursor held back
-                # until `resumed`, so a new connection may resend what an older
-                # one delivered; the store drops those, and G3 is per connection.
-                result.lost += len(behind)
-            result.regressed += len(stats.violations)
-            result.violations.extend(f"{client.user}: {v}" for v in stats.violations[:3])
-            if client.watcher.stopped is not None:
-                result.violations.append(f"{client.user} stopped: {client.watcher.stopped}")
-        if result.converged_in is None:
-            result.violations.append(f"clients did not converge within {settle} s")
-        if result.lost:
-            result.violations.append(f"{result.lost} updates lost")
-        if result.duplicates:
-            result.violations.append(f"{result.duplicates} duplicates")
-        if result.regressed:
-            result.violations.append(f"{result.regressed} regressions or out-of-order seqs")
         errors = await asyncio.to_thread(self.daphne.error_lines)
-        if errors:
-            result.violations.append(f"{len(errors)} ERROR lines, first: {errors[0][:200]}")
-        return result
+        checks: dict[str, Check] = {}
+        for transport in sorted({c.transport for c in self.clients}) or ["websocket"]:
+            result = checks[transport] = Check(converged_in=converged_in)
+            for client in self.clients_on(transport):
+                self._check_client(client, truth, events, result)
+            if result.converged_in is None:
+                result.violations.append(f"clients did not converge within {settle} s")
+            if result.lost:
+                result.violations.append(f"{result.lost} updates lost")
+            if result.duplicates:
+                result.violations.append(f"{result.duplicates} duplicates")
+            if result.regressed:
+                result.violations.append(f"{result.regressed} regressions or out-of-order seqs")
+            if errors:
+                result.violations.append(f"{len(errors)} ERROR lines, first: {errors[0][:200]}")
+        return checks
+
+    @staticmethod
+    def _check_client(
+        client: Client,
+        truth: dict[str, dict[int, int]],
+        events: dict[str, list[tuple[int, int, int]]],
+        result: Check,
+    ) -> None:
+        stats = client.watcher.client.stats
+        behind = [o for o, v in truth[client.user].items() if client.watcher.versions().get(o) != v]
+        received = client.watcher.received()
+        if client.strict:
+            result.lost += len(set(events[client.user]) - set(received))
+            result.duplicates += len(received) - len(set(received)) + stats.duplicates
+            if [r[0] for r in received] != sorted({r[0] for r in received}):
+                result.regressed += 1
+                result.violations.append(f"{client.user}: updates out of seq order")
+            if stats.stale:
+                result.regressed += stats.stale
+                result.violations.append(f"{client.user}: {stats.stale} older versions sent")
+        else:
+            # A subscribe-then-resume client resumes from a cursor held back
+            # until `resumed`, so a new connection may resend what an older
+            # one delivered; the store drops those, and G3 is per connection.
+            result.lost += len(behind)
+        result.regressed += len(stats.violations)
+        result.violations.extend(f"{client.user}: {v}" for v in stats.violations[:3])
+        if client.watcher.stopped is not None:
+            result.violations.append(f"{client.user} stopped: {client.watcher.stopped}")

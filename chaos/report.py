@@ -1,6 +1,6 @@
 """The chaos report: `report.json`, a `report.md` table with one row per
-scenario, and `junit.xml` with one test case per scenario, so CI services
-show the scenarios as tests."""
+scenario and transport, and `junit.xml` with one test case per row, so CI
+services show the scenarios as tests."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from pathlib import Path
 
 @dataclass
 class Result:
+    """One row: a scenario's figures and invariants for one transport's clients."""
+
     scenario: str
     toxic: str
+    transport: str = "websocket"
     figures: dict[str, float | int | str] = field(default_factory=dict)
     lost: int = 0
     duplicates: int = 0
@@ -25,6 +28,10 @@ class Result:
     @property
     def verdict(self) -> str:
         return "pass" if not self.violations else "FAIL"
+
+    @property
+    def name(self) -> str:
+        return f"{self.scenario} ({self.transport})"
 
 
 def write(results: list[Result], directory: Path, toxiproxy: str) -> None:
@@ -40,19 +47,20 @@ def write(results: list[Result], directory: Path, toxiproxy: str) -> None:
         "",
         f"Toxiproxy: {toxiproxy}",
         "",
-        "| scenario | toxic | figures | lost | dup | regressed | peak RSS (MiB) | s | verdict |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| scenario | transport | toxic | figures | lost | dup | regressed | peak RSS (MiB) | s "
+        "| verdict |",
+        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in results:
         figures = ", ".join(f"{k}={v}" for k, v in r.figures.items())
         lines.append(
-            f"| {r.scenario} | {r.toxic} | {figures} | {r.lost} | {r.duplicates} | "
+            f"| {r.scenario} | {r.transport} | {r.toxic} | {figures} | {r.lost} | {r.duplicates} | "
             f"{r.regressed} | {r.peak_rss_mib:.1f} | {r.seconds:.1f} | {r.verdict} |"
         )
     failed = [r for r in results if r.violations]
     if failed:
         lines += ["", "## Violations", ""]
-        lines += [f"- {r.scenario}: {v}" for r in failed for v in r.violations]
+        lines += [f"- {r.name}: {v}" for r in failed for v in r.violations]
     (directory / "report.md").write_text("\n".join(lines) + "\n")
     junit(results, toxiproxy).write(directory / "junit.xml", encoding="utf-8", xml_declaration=True)
 
@@ -71,7 +79,7 @@ def junit(results: list[Result], toxiproxy: str) -> ET.ElementTree[ET.Element]:
     ET.SubElement(properties, "property", name="toxiproxy", value=toxiproxy)
     for r in results:
         case = ET.SubElement(
-            suite, "testcase", classname="chaos", name=r.scenario, time=f"{r.seconds:.1f}"
+            suite, "testcase", classname="chaos", name=r.name, time=f"{r.seconds:.1f}"
         )
         figures = ", ".join(f"{k}={v}" for k, v in r.figures.items())
         summary = (

@@ -1,7 +1,8 @@
 """The chaos scenarios (docs/operations.md, "The chaos suite"). Each runs in
 its own Harness, applies its toxics on a schedule while writers change orders,
 heals, and then checks the guarantees (docs/guarantees.md) plus its own
-figures."""
+figures. Scenarios that cut the client's path run WebSocket and
+Server-Sent Events clients side by side, and report a row per transport."""
 
 from __future__ import annotations
 
@@ -38,7 +39,32 @@ class Profile:
 QUICK = Profile("quick", soak=3.0, clients=2, storm_clients=500)
 FULL = Profile("full", soak=15.0, clients=5, storm_clients=500)
 
-Run = Callable[[Harness, Profile, Result], Awaitable[None]]
+BOTH = ("websocket", "sse")
+
+
+class Rows:
+    """A scenario's report rows, one per transport its clients use."""
+
+    def __init__(self, scenario: str, toxic: str, transports: tuple[str, ...]) -> None:
+        self.by = {t: Result(scenario, toxic, transport=t) for t in transports}
+
+    @property
+    def transports(self) -> tuple[str, ...]:
+        return tuple(self.by)
+
+    def figure(self, name: str, value: float | int | str, transport: str | None = None) -> None:
+        for row in self._rows(transport):
+            row.figures[name] = value
+
+    def violation(self, text: str, transport: str | None = None) -> None:
+        for row in self._rows(transport):
+            row.violations.append(text)
+
+    def _rows(self, transport: str | None) -> list[Result]:
+        return list(self.by.values()) if transport is None else [self.by[transport]]
+
+
+Run = Callable[[Harness, Profile, Rows], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -48,50 +74,57 @@ class Scenario:
     run: Run
     settings: dict[str, str] = field(default_factory=dict)
     database: str = "sqlite"
+    transports: tuple[str, ...] = ("websocket",)
 
 
 # What a burst to slow readers may cost the server before 4409 caps it.
 RSS_BOUND_MIB = 64
 
 
-def info_only(h: Harness, r: Result) -> None:
+def info_only(h: Harness, r: Rows) -> None:
     """A dropped or cut connection is the client's business: INFO lines only."""
     louder = [line for line in h.daphne.log_text().splitlines() if " INFO " not in line]
     if louder:
-        r.violations.append(f"{len(louder)} lines above INFO, first: {louder[0][:160]}")
+        r.violation(f"{len(louder)} lines above INFO, first: {louder[0][:160]}")
 
 
-def log_closes(log: Path) -> list[tuple[float, int]]:
-    """(epoch seconds, close code) of every `close` line in websocket.log."""
+CLOSE_LINE = re.compile(r"(\S+) INFO realtime\.ws close transport=(\S+) .* code=(\d+)")
+
+
+def log_closes(log: Path, transport: str | None = None) -> list[tuple[float, int]]:
+    """(epoch seconds, close code) of every `close` line in websocket.log (of one transport)."""
     closes = []
     for line in log.read_text().splitlines():
-        match = re.match(r"(\S+) INFO realtime\.ws close .* code=(\d+)", line)
-        if match:
-            closes.append((datetime.fromisoformat(match.group(1)).timestamp(), int(match.group(2))))
+        match = CLOSE_LINE.match(line)
+        if match and transport in (None, match.group(2)):
+            stamp = datetime.fromisoformat(match.group(1)).timestamp()
+            closes.append((stamp, int(match.group(3))))
     return closes
 
 
-def delivery_ms(h: Harness, since: float) -> list[float]:
+def delivery_ms(h: Harness, since: float, transport: str | None = None) -> list[float]:
+    clients = h.clients if transport is None else h.clients_on(transport)
     return sorted(
         (u.received_at - u.published_at) * 1000
-        for c in h.clients
+        for c in clients
         for u in c.watcher.updates
         if u.received_at >= since
     )
 
 
-async def standard_clients(h: Harness, p: Profile, **options: Any) -> None:
-    await h.add_clients(("alice", "bob") * p.clients, **options)
-    await h.add_clients(("staff",), scopes=("all",), **options)
+async def standard_clients(h: Harness, p: Profile, r: Rows, **options: Any) -> None:
+    for transport in r.transports:
+        await h.add_clients(("alice", "bob") * p.clients, transport=transport, **options)
+        await h.add_clients(("staff",), scopes=("all",), transport=transport, **options)
 
 
-def reconnects(h: Harness) -> int:
-    return sum(len(c.watcher.closes()) for c in h.clients)
+def reconnects(h: Harness, transport: str) -> int:
+    return sum(len(c.watcher.closes()) for c in h.clients_on(transport))
 
 
 # 1
-async def latency(h: Harness, p: Profile, r: Result) -> None:
-    await standard_clients(h, p)
+async def latency(h: Harness, p: Profile, r: Rows) -> None:
+    await standard_clients(h, p, r)
     h.start_writing()
     started = time.time()
     await h.toxic(
@@ -101,80 +134,111 @@ async def latency(h: Harness, p: Profile, r: Result) -> None:
         h.app, type="latency", stream="upstream", attributes={"latency": 300, "jitter": 100}
     )
     await asyncio.sleep(p.soak + 3)
-    spurious = [code for _, code in log_closes(h.daphne.log) if code == 4408]
-    delivered = delivery_ms(h, started)
-    r.figures["p50_delivery_ms"] = round(percentile(delivered, 0.5), 1)
-    r.figures["p95_delivery_ms"] = round(percentile(delivered, 0.95), 1)
-    r.figures["reconnects"] = reconnects(h)
-    if spurious:
-        r.violations.append(f"{len(spurious)} spurious 4408 closes under 300 ms latency")
+    for transport in r.transports:
+        spurious = [c for _, c in log_closes(h.daphne.log, transport) if c == 4408]
+        delivered = delivery_ms(h, started, transport)
+        r.figure("p50_delivery_ms", round(percentile(delivered, 0.5), 1), transport)
+        r.figure("p95_delivery_ms", round(percentile(delivered, 0.95), 1), transport)
+        r.figure("reconnects", reconnects(h, transport), transport)
+        if spurious:
+            r.violation(f"{len(spurious)} spurious 4408 closes under 300 ms latency", transport)
     await h.untoxic(h.app, "latency_downstream")
     await h.untoxic(h.app, "latency_upstream")
 
 
 # 2
-async def bandwidth(h: Harness, p: Profile, r: Result) -> None:
-    await standard_clients(h, p)
+async def bandwidth(h: Harness, p: Profile, r: Rows) -> None:
+    await standard_clients(h, p, r)
     await h.toxic(h.app, type="bandwidth", stream="downstream", attributes={"rate": 2})
     await h.burst(60)
     await asyncio.sleep(p.soak)
     await h.untoxic(h.app, "bandwidth_downstream")
-    r.figures["closed_4409"] = sum(1 for _, code in log_closes(h.daphne.log) if code == 4409)
+    for transport in r.transports:
+        closed = sum(1 for _, c in log_closes(h.daphne.log, transport) if c == 4409)
+        r.figure("closed_4409", closed, transport)
     growth = (h.peak_rss - h.start_rss) / 2**20
-    r.figures["rss_growth_mib"] = round(growth, 1)
+    r.figure("rss_growth_mib", round(growth, 1))
     if growth > RSS_BOUND_MIB:
-        r.violations.append(f"server RSS grew {growth:.0f} MiB (bound {RSS_BOUND_MIB} MiB)")
+        r.violation(f"server RSS grew {growth:.0f} MiB (bound {RSS_BOUND_MIB} MiB)")
 
 
 # 3
-async def slicer(h: Harness, p: Profile, r: Result) -> None:
-    await standard_clients(h, p)
+async def slicer(h: Harness, p: Profile, r: Rows) -> None:
+    await standard_clients(h, p, r)
     h.start_writing()
     for stream in ("downstream", "upstream"):
         attributes = {"average_size": 8, "size_variation": 4, "delay": 200}
         await h.toxic(h.app, type="slicer", stream=stream, attributes=attributes)
     await asyncio.sleep(p.soak)
-    errors = sum(c.watcher.client.stats.errors for c in h.clients)
-    r.figures["error_frames"] = errors
-    r.figures["reconnects"] = reconnects(h)
-    if errors or reconnects(h):
-        r.violations.append("slicing caused protocol errors or reconnects")
+    for transport in r.transports:
+        errors = sum(c.watcher.client.stats.errors for c in h.clients_on(transport))
+        again = reconnects(h, transport)
+        r.figure("error_frames", errors, transport)
+        r.figure("reconnects", again, transport)
+        if errors or again:
+            r.violation("slicing caused protocol errors or reconnects", transport)
     for stream in ("downstream", "upstream"):
         await h.untoxic(h.app, f"slicer_{stream}")
 
 
 # 4
-async def half_open(h: Harness, p: Profile, r: Result) -> None:
-    await standard_clients(h, p)
+async def half_open(h: Harness, p: Profile, r: Rows) -> None:
+    """Nothing crosses the client path either way. The server finds a silent
+    WebSocket by its heartbeat timeout (4408) or daphne's ping timeout (1006).
+    A stream has no client frames, and the proxy keeps taking what the server
+    writes, so there the client finds the silence (its watchdog, two heartbeat
+    intervals) and the server drops the dead stream once the path heals."""
+    await standard_clients(h, p, r)
     h.start_writing()
-    applied = time.time()
+    applied, applied_at = time.time(), time.monotonic()
     for stream in ("downstream", "upstream"):
         await h.toxic(h.app, type="timeout", stream=stream, attributes={"timeout": 0})
-    # The server's timeout is below the client's silence watchdog (2 intervals),
-    # so a close within timeout + 0.5 s is the server's own detection: a 4408
-    # from the heartbeat tick, or 1006 from daphne's ping timeout.
     timeout = float(h.settings["WEBSOCKET_HEARTBEAT_TIMEOUT"])
+    interval = float(h.settings["WEBSOCKET_HEARTBEAT_INTERVAL"])
+    # The server's timeout is below the client's silence watchdog (2 intervals),
+    # so a WebSocket close within timeout + 0.5 s is the server's own detection.
     bound = timeout + 0.5
     await asyncio.sleep(bound + 1)
-    closes = [(t - applied, code) for t, code in log_closes(h.daphne.log) if t >= applied]
-    detected = [t for t, code in closes if code in (4408, 1006) and t <= bound]
-    r.figures["server_closes"] = ",".join(sorted({str(code) for _, code in closes}))
-    r.figures["detection_max_s"] = round(max(detected), 2) if detected else "-"
-    if len(detected) < len(h.clients):
-        r.violations.append(
-            f"the server closed {len(detected)} of {len(h.clients)} within {bound} s"
+    if "websocket" in r.transports:
+        closes = [
+            (t - applied, c) for t, c in log_closes(h.daphne.log, "websocket") if t >= applied
+        ]
+        detected = [t for t, c in closes if c in (4408, 1006) and t <= bound]
+        clients = len(h.clients_on("websocket"))
+        r.figure("server_closes", ",".join(sorted({str(c) for _, c in closes})), "websocket")
+        r.figure("detection_max_s", round(max(detected), 2) if detected else "-", "websocket")
+        if len(detected) < clients:
+            r.violation(
+                f"the server closed {len(detected)} of {clients} within {bound} s", "websocket"
+            )
+    if "sse" in r.transports:
+        watchdog = 2 * interval + 0.5
+        found = [c.watcher.left_after(applied_at) for c in h.clients_on("sse")]
+        detected_by_client = [t - applied_at for t in found if t is not None]
+        r.figure(
+            "client_detection_max_s",
+            round(max(detected_by_client), 2) if detected_by_client else "-",
+            "sse",
         )
+        late = [t for t in detected_by_client if t > watchdog]
+        if len(detected_by_client) < len(found) or late:
+            r.violation(
+                f"{len(found) - len(detected_by_client) + len(late)} of {len(found)} streams "
+                f"not given up by their client within {watchdog} s",
+                "sse",
+            )
     healed = time.monotonic()
     for stream in ("downstream", "upstream"):
         await h.untoxic(h.app, f"timeout_{stream}")
     await reconnected(h, r, healed)
+    await teardown_done(h, r)
 
 
 async def reconnected(
-    h: Harness, r: Result, since: float, bound: float = 10.0, wait: float = 30.0
-) -> list[float]:
+    h: Harness, r: Rows, since: float, bound: float = 10.0, wait: float = 30.0
+) -> None:
     """Waits (up to `wait` s) until every client connected again after `since`,
-    records how long that took, and flags anything beyond `bound`."""
+    records how long that took per transport, and flags anything beyond `bound`."""
     deadline = since + max(bound, wait)
     times: list[float] = []
     while time.monotonic() < deadline:
@@ -182,51 +246,71 @@ async def reconnected(
         # A client whose connection survived the fault counts as back at once.
         pairs = zip(moments, h.clients, strict=True)
         if all(m is not None or c.watcher.is_connected() for m, c in pairs):
-            times = sorted(0.0 if m is None else m - since for m in moments)
+            times = [0.0 if m is None else m - since for m in moments]
             break
         await asyncio.sleep(0.05)
-    if not times:
-        back = sum(1 for c in h.clients if c.watcher.is_connected())
-        r.figures["reconnected"] = f"{back}/{len(h.clients)}"
-        r.violations.append(f"only {back} of {len(h.clients)} clients reconnected in {wait} s")
-        return []
-    r.figures["reconnect_p50_s"] = round(statistics.median(times), 2)
-    r.figures["reconnect_max_s"] = round(times[-1], 2)
-    if times[-1] > bound:
-        r.violations.append(
-            f"the last client reconnected after {times[-1]:.1f} s (bound {bound} s)"
-        )
-    return times
+    for transport in r.transports:
+        on = [i for i, c in enumerate(h.clients) if c.transport == transport]
+        if not times:
+            back = sum(1 for i in on if h.clients[i].watcher.is_connected())
+            r.figure("reconnected", f"{back}/{len(on)}", transport)
+            r.violation(f"only {back} of {len(on)} clients reconnected in {wait} s", transport)
+            continue
+        mine = sorted(times[i] for i in on)
+        if not mine:
+            continue
+        r.figure("reconnect_p50_s", round(statistics.median(mine), 2), transport)
+        r.figure("reconnect_max_s", round(mine[-1], 2), transport)
+        if mine[-1] > bound:
+            r.violation(
+                f"the last client reconnected after {mine[-1]:.1f} s (bound {bound} s)",
+                transport,
+            )
+        spread(r, mine, transport)
 
 
-async def teardown_done(h: Harness, r: Result) -> None:
-    """After clients settle, the server holds exactly their connections."""
-    expected = len(h.clients)
+def spread(r: Rows, times: list[float], transport: str) -> None:
+    """What share of the clients came back within the same 100 ms."""
+    buckets: dict[int, int] = {}
+    for t in times:
+        buckets[int(t * 10)] = buckets.get(int(t * 10), 0) + 1
+    r.figure("busiest_100ms_share", round(max(buckets.values()) / len(times), 3), transport)
+
+
+async def teardown_done(h: Harness, r: Rows) -> None:
+    """After clients settle, the server holds exactly their connections, on each transport."""
     deadline = time.monotonic() + 10
-    open_now = -1.0
-    while time.monotonic() < deadline:
-        open_now = await asyncio.to_thread(metric, h.daphne.http, "ws_connections_open")
-        if open_now == expected:
-            break
-        await asyncio.sleep(0.2)
-    r.figures["open_after"] = int(open_now)
-    if open_now != expected:
-        r.violations.append(f"{open_now:g} connections open on the server for {expected} clients")
+    for transport in r.transports:
+        expected = len(h.clients_on(transport))
+        open_now = -1.0
+        while time.monotonic() < deadline:
+            open_now = await asyncio.to_thread(
+                metric, h.daphne.http, "ws_connections_open", transport=transport
+            )
+            if open_now == expected:
+                break
+            await asyncio.sleep(0.2)
+        r.figure("open_after", int(open_now), transport)
+        if open_now != expected:
+            r.violation(
+                f"{open_now:g} connections open on the server for {expected} clients", transport
+            )
 
 
 # 5, 6
 async def cut_connections(
-    h: Harness, p: Profile, r: Result, kind: str, attributes: dict[str, int]
+    h: Harness, p: Profile, r: Rows, kind: str, attributes: dict[str, int]
 ) -> None:
     """A toxic that cuts client connections (reset, or limit_data mid-frame):
     clean reconnects, INFO lines only, and every dead connection torn down."""
-    await standard_clients(h, p)
+    await standard_clients(h, p, r)
     h.start_writing()
     await h.toxic(h.app, type=kind, stream="downstream", attributes=attributes)
     await asyncio.sleep(min(p.soak, 2.0))
     healed = time.monotonic()
     await h.untoxic(h.app, f"{kind}_downstream")
-    r.figures["reconnects"] = reconnects(h)
+    for transport in r.transports:
+        r.figure("reconnects", reconnects(h, transport), transport)
     await reconnected(h, r, healed)
     await teardown_done(h, r)
     info_only(h, r)
@@ -237,22 +321,23 @@ limit_data = partial(cut_connections, kind="limit_data", attributes={"bytes": 60
 
 
 # 7
-async def slow_close(h: Harness, p: Profile, r: Result) -> None:
-    await standard_clients(h, p)
+async def slow_close(h: Harness, p: Profile, r: Rows) -> None:
+    await standard_clients(h, p, r)
     h.start_writing()
     for stream in ("downstream", "upstream"):
         await h.toxic(h.app, type="slow_close", stream=stream, attributes={"delay": 2000})
-    leaving = h.clients[: len(h.clients) // 2]
+    leaving = [c for t in r.transports for c in h.clients_on(t)[: len(h.clients_on(t)) // 2]]
     started = time.monotonic()
     await asyncio.gather(*(c.watcher.stop() for c in leaving))
-    r.figures["client_close_s"] = round(time.monotonic() - started, 2)
-    h.clients = h.clients[len(leaving) :]
+    r.figure("client_close_s", round(time.monotonic() - started, 2))
+    h.clients = [c for c in h.clients if c not in leaving]
     await teardown_done(h, r)
     await asyncio.sleep(1)
-    r.figures["reconnects"] = reconnects(h)
+    for transport in r.transports:
+        r.figure("reconnects", reconnects(h, transport), transport)
 
 
-async def slow_close_shutdown(h: Harness, r: Result) -> None:
+async def slow_close_shutdown(h: Harness, r: Rows) -> None:
     """After the checks: SIGTERM with slow_close on still exits within the grace."""
     grace = float(h.settings["SHUTDOWN_GRACE"])
     started = time.monotonic()
@@ -260,18 +345,23 @@ async def slow_close_shutdown(h: Harness, r: Result) -> None:
     try:
         await asyncio.to_thread(h.daphne.wait, grace + 5)
     except Exception:
-        r.violations.append("daphne did not exit after SIGTERM")
+        r.violation("daphne did not exit after SIGTERM")
         return
-    r.figures["shutdown_s"] = round(time.monotonic() - started, 2)
+    r.figure("shutdown_s", round(time.monotonic() - started, 2))
     if time.monotonic() - started > grace + 1:
-        r.violations.append(f"shutdown took longer than SHUTDOWN_GRACE + 1 s ({grace + 1} s)")
+        r.violation(f"shutdown took longer than SHUTDOWN_GRACE + 1 s ({grace + 1} s)")
 
 
 # 8
-async def proxy_down(h: Harness, p: Profile, r: Result) -> None:
-    await h.add_clients(
-        ("alice", "bob") * (p.storm_clients // 2), backoff_base=0.5, backoff_cap=5.0
-    )
+async def proxy_down(h: Harness, p: Profile, r: Rows) -> None:
+    per_transport = p.storm_clients // 2 // len(r.transports)
+    for transport in r.transports:
+        await h.add_clients(
+            ("alice", "bob") * per_transport,
+            transport=transport,
+            backoff_base=0.5,
+            backoff_cap=5.0,
+        )
     h.start_writing()
     await asyncio.sleep(1)
     await h.set_enabled(h.app, False)
@@ -281,16 +371,13 @@ async def proxy_down(h: Harness, p: Profile, r: Result) -> None:
     # The stated bound: a client may start a full backoff-cap sleep (5 s) just
     # before the proxy returns, then needs up to its open timeout (2 s) under
     # the load of 500 handshakes, plus 3 s of slack on a shared 2-core machine.
-    times = await reconnected(h, r, enabled, bound=5.0 + 2.0 + 3.0)
-    if times:
-        buckets: dict[int, int] = {}
-        for t in times:
-            buckets[int(t * 10)] = buckets.get(int(t * 10), 0) + 1
-        busiest = max(buckets.values()) / len(times)
-        r.figures["busiest_100ms_share"] = round(busiest, 3)
-        if busiest > 0.25:
-            r.violations.append(f"{busiest:.0%} of clients reconnected within one 100 ms window")
-    r.figures["clients"] = len(h.clients)
+    await reconnected(h, r, enabled, bound=5.0 + 2.0 + 3.0)
+    for row in r.by.values():
+        busiest = row.figures.get("busiest_100ms_share")
+        if isinstance(busiest, float) and busiest > 0.25:
+            row.violations.append(f"{busiest:.0%} of clients reconnected within one 100 ms window")
+    for transport in r.transports:
+        r.figure("clients", len(h.clients_on(transport)), transport)
 
 
 # 9, 12: a backing service slow, then away, then its connections reset.
@@ -306,7 +393,7 @@ async def fast_again(h: Harness, proxy: Proxy | None) -> None:
         await h.untoxic(proxy, f"latency_{stream}")
 
 
-async def cut_off(h: Harness, proxy: Proxy | None, r: Result, what: str) -> float:
+async def cut_off(h: Harness, proxy: Proxy | None, r: Rows, what: str) -> float:
     """Disable the proxy; readiness must say 503 while liveness stays 200.
     Returns when the cut began (time.monotonic())."""
     down = time.monotonic()
@@ -314,34 +401,34 @@ async def cut_off(h: Harness, proxy: Proxy | None, r: Result, what: str) -> floa
     unready = await until_status(h, 503, 10)
     live = call("GET", f"{h.daphne.http}/health/live")[0]
     if unready is None or live != 200:
-        r.violations.append(f"during the {what} outage: ready 503 after {unready}, live {live}")
-    r.figures["ready_503_after_s"] = round(unready, 2) if unready is not None else "-"
+        r.violation(f"during the {what} outage: ready 503 after {unready}, live {live}")
+    r.figure("ready_503_after_s", round(unready, 2) if unready is not None else "-")
     return down
 
 
-async def restored(h: Harness, proxy: Proxy | None, r: Result, what: str) -> None:
+async def restored(h: Harness, proxy: Proxy | None, r: Rows, what: str) -> None:
     await h.set_enabled(proxy, True)
     ready = await until_status(h, 200, 15)
-    r.figures["ready_again_after_s"] = round(ready, 2) if ready is not None else "-"
+    r.figure("ready_again_after_s", round(ready, 2) if ready is not None else "-")
     if ready is None:
-        r.violations.append(f"/health/ready did not recover after the {what} came back")
+        r.violation(f"/health/ready did not recover after the {what} came back")
 
 
-async def connections_reset(h: Harness, proxy: Proxy | None, r: Result, what: str) -> None:
+async def connections_reset(h: Harness, proxy: Proxy | None, r: Rows, what: str) -> None:
     await h.toxic(proxy, type="reset_peer", stream="downstream", attributes={"timeout": 0})
     await asyncio.sleep(2)
     await h.untoxic(proxy, "reset_peer_downstream")
     if await until_status(h, 200, 15) is None:
-        r.violations.append(f"/health/ready did not recover after {what} connections were reset")
+        r.violation(f"/health/ready did not recover after {what} connections were reset")
 
 
-async def redis_path(h: Harness, p: Profile, r: Result) -> None:
-    await standard_clients(h, p)
+async def redis_path(h: Harness, p: Profile, r: Rows) -> None:
+    await standard_clients(h, p, r)
     h.start_writing()
     started = time.time()
     await slow_both_ways(h, h.redis_proxy, 200)
     await asyncio.sleep(p.soak)
-    r.figures["p50_delivery_ms_redis_latency"] = round(percentile(delivery_ms(h, started), 0.5), 1)
+    r.figure("p50_delivery_ms_redis_latency", round(percentile(delivery_ms(h, started), 0.5), 1))
     await fast_again(h, h.redis_proxy)
 
     down = await cut_off(h, h.redis_proxy, r, "Redis")
@@ -349,19 +436,19 @@ async def redis_path(h: Harness, p: Profile, r: Result) -> None:
     await h.stop_writing()
     interval = float(h.settings["WEBSOCKET_HEARTBEAT_INTERVAL"])
     converged = await h.converged(within=interval + 1.0)
-    r.figures["converged_during_outage_s"] = converged if converged is not None else "-"
+    r.figure("converged_during_outage_s", converged if converged is not None else "-")
     if converged is None:
-        r.violations.append("clients did not converge through the database while Redis was down")
+        r.violation("clients did not converge through the database while Redis was down")
     await asyncio.sleep(max(0.0, 10 - (time.monotonic() - down)))
     h.start_writing()
     await restored(h, h.redis_proxy, r, "Redis")
     await connections_reset(h, h.redis_proxy, r, "Redis")
 
 
-async def database(h: Harness, p: Profile, r: Result) -> None:
+async def database(h: Harness, p: Profile, r: Rows) -> None:
     """PostgreSQL slow, then away for 10 s, then its connections reset: the
     API answers 503 meanwhile, readiness follows, nothing is lost."""
-    await standard_clients(h, p)
+    await standard_clients(h, p, r)
     h.start_writing()
     started = time.time()
     await slow_both_ways(h, h.database_proxy, 200)
@@ -370,15 +457,15 @@ async def database(h: Harness, p: Profile, r: Result) -> None:
     # Writes begun under the latency land just after it.
     await asyncio.sleep(2)
     delivered = delivery_ms(h, started)
-    r.figures["updates_through_db_latency"] = len(delivered)
-    r.figures["p50_delivery_ms_db_latency"] = round(percentile(delivered, 0.5), 1)
+    r.figure("updates_through_db_latency", len(delivered))
+    r.figure("p50_delivery_ms_db_latency", round(percentile(delivered, 0.5), 1))
 
     down = await cut_off(h, h.database_proxy, r, "database")
     api, body = await asyncio.to_thread(
         call, "GET", f"{h.daphne.http}/api/orders/", h.tokens["alice"]
     )
     if (api, body) != (503, {"detail": "database unavailable"}):
-        r.violations.append(f"during the outage the API answered {api} {body}")
+        r.violation(f"during the outage the API answered {api} {body}")
     await asyncio.sleep(max(0.0, 10 - (time.monotonic() - down)))
     await restored(h, h.database_proxy, r, "database")
     await connections_reset(h, h.database_proxy, r, "database")
@@ -396,8 +483,8 @@ async def until_status(h: Harness, status: int, within: float) -> float | None:
 
 
 # 10, 11
-async def restart(h: Harness, p: Profile, r: Result, signum: signal.Signals, code: int) -> None:
-    await standard_clients(h, p)
+async def restart(h: Harness, p: Profile, r: Rows, signum: signal.Signals, code: int) -> None:
+    await standard_clients(h, p, r)
     h.start_writing()
     await asyncio.sleep(1)
     h.daphne.signal(signum)
@@ -406,18 +493,22 @@ async def restart(h: Harness, p: Profile, r: Result, signum: signal.Signals, cod
     restarted = time.monotonic()
     await asyncio.to_thread(h.daphne.start)
     await reconnected(h, r, restarted, bound=10.0)
-    saw = [c for c in h.clients if code in c.watcher.closes()]
-    r.figures[f"clients_saw_{code}"] = len(saw)
-    if len(saw) != len(h.clients):
-        r.violations.append(f"{len(h.clients) - len(saw)} clients did not see close code {code}")
+    for transport in r.transports:
+        clients = h.clients_on(transport)
+        saw = [c for c in clients if code in c.watcher.closes()]
+        r.figure(f"clients_saw_{code}", len(saw), transport)
+        if len(saw) != len(clients):
+            r.violation(
+                f"{len(clients) - len(saw)} clients did not see close code {code}", transport
+            )
     await asyncio.sleep(p.soak)
 
 
-async def sigterm(h: Harness, p: Profile, r: Result) -> None:
+async def sigterm(h: Harness, p: Profile, r: Rows) -> None:
     await restart(h, p, r, signal.SIGTERM, 1012)
 
 
-async def sigkill(h: Harness, p: Profile, r: Result) -> None:
+async def sigkill(h: Harness, p: Profile, r: Rows) -> None:
     await restart(h, p, r, signal.SIGKILL, 1006)
 
 
@@ -429,25 +520,27 @@ SCENARIOS = [
         bandwidth,
         {"WEBSOCKET_MAX_LAG": "50"},
     ),
-    Scenario("slicer", "app: slicer 8±4 bytes, 200 µs, both ways", slicer),
+    Scenario("slicer", "app: slicer 8±4 bytes, 200 µs, both ways", slicer, transports=BOTH),
     Scenario(
         "half_open",
         "app: timeout 0 both ways (silent)",
         half_open,
         {"WEBSOCKET_HEARTBEAT_TIMEOUT": "1.5"},
+        transports=BOTH,
     ),
-    Scenario("reset_peer", "app: reset_peer downstream", reset_peer),
-    Scenario("limit_data", "app: limit_data 600 bytes downstream", limit_data),
-    Scenario("slow_close", "app: slow_close 2 s both ways", slow_close),
+    Scenario("reset_peer", "app: reset_peer downstream", reset_peer, transports=BOTH),
+    Scenario("limit_data", "app: limit_data 600 bytes downstream", limit_data, transports=BOTH),
+    Scenario("slow_close", "app: slow_close 2 s both ways", slow_close, transports=BOTH),
     Scenario(
         "proxy_down",
         "app: proxy disabled 5 s under 500 connections",
         proxy_down,
         {"WEBSOCKET_MAX_CONNECTIONS_PER_USER": "1000"},
+        transports=BOTH,
     ),
     Scenario("redis", "redis: latency 200 ms; down 10 s; reset_peer", redis_path),
-    Scenario("sigterm", "daphne: SIGTERM and restart mid-stream", sigterm),
-    Scenario("sigkill", "daphne: SIGKILL and restart mid-stream", sigkill),
+    Scenario("sigterm", "daphne: SIGTERM and restart mid-stream", sigterm, transports=BOTH),
+    Scenario("sigkill", "daphne: SIGKILL and restart mid-stream", sigkill, transports=BOTH),
     Scenario(
         "database",
         "postgres: latency 200 ms; down 10 s; reset_peer",
@@ -458,33 +551,39 @@ SCENARIOS = [
 BY_NAME = {s.name: s for s in SCENARIOS}
 
 
-async def run(scenario: Scenario, profile: Profile, workdir: Path, seed: int = 1) -> Result:
-    result = Result(scenario.name, scenario.toxic)
+async def run(scenario: Scenario, profile: Profile, workdir: Path, seed: int = 1) -> list[Result]:
+    """The scenario's rows, one per transport."""
+    rows = Rows(scenario.name, scenario.toxic, scenario.transports)
     harness = Harness(workdir / scenario.name, scenario.settings, seed, scenario.database)
     started = time.monotonic()
     try:
         await harness.start()
-        await scenario.run(harness, profile, result)
+        await scenario.run(harness, profile, rows)
         interval = float(harness.settings["WEBSOCKET_HEARTBEAT_INTERVAL"])
-        check = await harness.check(settle=interval + 10.0)
-        result.lost, result.duplicates, result.regressed = (
-            check.lost,
-            check.duplicates,
-            check.regressed,
-        )
-        result.figures["converged_in_s"] = (
-            check.converged_in if check.converged_in is not None else "-"
-        )
-        result.figures["writes"] = harness.writes
+        checks = await harness.check(settle=interval + 10.0)
+        for transport, row in rows.by.items():
+            check = checks.get(transport)
+            if check is None:
+                continue
+            row.lost, row.duplicates, row.regressed = (
+                check.lost,
+                check.duplicates,
+                check.regressed,
+            )
+            row.figures["converged_in_s"] = (
+                check.converged_in if check.converged_in is not None else "-"
+            )
+            row.violations.extend(check.violations)
+        rows.figure("writes", harness.writes)
         # Writes refused while the server was down are not expected anywhere.
-        result.figures["write_errors"] = harness.write_errors
-        result.violations.extend(check.violations)
+        rows.figure("write_errors", harness.write_errors)
         if scenario.name == "slow_close":
-            await slow_close_shutdown(harness, result)
+            await slow_close_shutdown(harness, rows)
     except Exception as exc:
-        result.violations.append(f"scenario crashed: {type(exc).__name__}: {exc}")
+        rows.violation(f"scenario crashed: {type(exc).__name__}: {exc}")
     finally:
         await harness.stop()
-        result.peak_rss_mib = round(harness.peak_rss / 2**20, 1)
-        result.seconds = round(time.monotonic() - started, 1)
-    return result
+        for row in rows.by.values():
+            row.peak_rss_mib = round(harness.peak_rss / 2**20, 1)
+            row.seconds = round(time.monotonic() - started, 1)
+    return list(rows.by.values())

@@ -76,12 +76,15 @@ def visible_events(base: str, token: str, since: int = 0) -> list[tuple[int, int
     raise RuntimeError("too many pages of events")
 
 
-def metric(base: str, name: str) -> float:
-    """One sample from /metrics, summed over its labels."""
+def metric(base: str, name: str, **labels: str) -> float:
+    """One sample from /metrics, summed over the series that carry `labels`."""
     with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
         text = response.read().decode()
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
     total = 0.0
     for line in text.splitlines():
         if line.startswith(name) and line[len(name) : len(name) + 1] in (" ", "{"):
-            total += float(line.rsplit(" ", 1)[1])
+            series = line.rsplit(" ", 1)
+            if all(label in series[0] for label in wanted):
+                total += float(series[1])
     return total

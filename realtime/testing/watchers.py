@@ -54,6 +54,12 @@ class Watcher:
             (t for t, c in self.changes if c.state is State.CONNECTED and t >= moment), None
         )
 
+    def left_after(self, moment: float) -> float | None:
+        """When the client next lost its connection after `moment` (monotonic), if it did."""
+        return next(
+            (t for t, c in self.changes if c.state is State.RECONNECTING and t >= moment), None
+        )
+
     async def wait_connected(self, count: int = 1, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
         while self.connected() < count:

@@ -29,11 +29,15 @@ def results() -> Iterator[list[report.Result]]:
 async def test_scenario_holds_the_guarantees(
     name: str, tmp_path: Path, results: list[report.Result]
 ) -> None:
-    """The scenario's toxics break nothing: no loss, duplicate or regression, no ERROR line."""
-    result = await scenarios.run(scenarios.BY_NAME[name], scenarios.QUICK, tmp_path)
-    results.append(result)
-    assert result.violations == [], f"{name}: {result.figures}"
-    assert result.figures["writes"] > 0
+    """The scenario's toxics break nothing, on each transport it runs: no loss, duplicate or
+    regression, no ERROR line."""
+    scenario = scenarios.BY_NAME[name]
+    rows = await scenarios.run(scenario, scenarios.QUICK, tmp_path)
+    results.extend(rows)
+    assert [row.transport for row in rows] == list(scenario.transports)
+    for row in rows:
+        assert row.violations == [], f"{row.name}: {row.figures}"
+        assert row.figures["writes"] > 0
 
 
 def test_the_runner_writes_a_report_and_fails_on_violations(tmp_path: Path) -> None:
@@ -45,17 +49,19 @@ def test_the_runner_writes_a_report_and_fails_on_violations(tmp_path: Path) -> N
     )
     assert run.returncode == 0, run.stdout.decode()[-2000:]
     table = (tmp_path / "report.md").read_text()
-    assert "| slicer |" in table
+    assert "| slicer | websocket |" in table
+    assert "| slicer | sse |" in table
     assert '"verdict": "pass"' in (tmp_path / "report.json").read_text()
-    assert 'name="slicer"' in (tmp_path / "junit.xml").read_text()
+    assert 'name="slicer (sse)"' in (tmp_path / "junit.xml").read_text()
 
 
 def test_a_violation_makes_the_report_fail(tmp_path: Path) -> None:
     """A result with a violation is marked FAIL and listed under Violations."""
     failed = report.Result("x", "none", violations=["3 updates lost"], lost=3)
     report.write([failed], tmp_path, "http://example.invalid")
-    assert "| x | none |  | 3 | 0 | 0 | 0.0 | 0.0 | FAIL |" in (tmp_path / "report.md").read_text()
-    assert "- x: 3 updates lost" in (tmp_path / "report.md").read_text()
+    table = (tmp_path / "report.md").read_text()
+    assert "| x | websocket | none |  | 3 | 0 | 0 | 0.0 | 0.0 | FAIL |" in table
+    assert "- x (websocket): 3 updates lost" in table
 
 
 def test_the_report_has_junit_xml_with_one_case_per_scenario(tmp_path: Path) -> None:
@@ -68,9 +74,9 @@ def test_the_report_has_junit_xml_with_one_case_per_scenario(tmp_path: Path) -> 
     suite = ET.parse(tmp_path / "junit.xml").getroot()
     assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
     cases = {case.get("name"): case for case in suite.iter("testcase")}
-    assert set(cases) == {"latency", "redis"}
-    assert cases["latency"].find("failure") is None
-    assert "p95_delivery_ms=120" in (cases["latency"].findtext("system-out") or "")
-    failure = cases["redis"].find("failure")
+    assert set(cases) == {"latency (websocket)", "redis (websocket)"}
+    assert cases["latency (websocket)"].find("failure") is None
+    assert "p95_delivery_ms=120" in (cases["latency (websocket)"].findtext("system-out") or "")
+    failure = cases["redis (websocket)"].find("failure")
     assert failure is not None
     assert failure.get("message") == "3 updates lost"
