@@ -1,6 +1,7 @@
 """`make load`: start a server here (SQLite, in-memory layer unless REDIS_URL
-is set, demo users), run a headless Locust scenario against it, and write CSV,
-HTML and JSON reports under reports/. Extra arguments go to Locust:
+is set, the demo users and a customer per Locust user, signing in by token),
+run a headless Locust scenario against it, and write CSV, HTML and JSON
+reports under reports/. Extra arguments go to Locust:
 
     .venv/bin/python -m loadtests.run --run-time 30s --users 50
     .venv/bin/python -m loadtests.run -f loadtests/locustfile.py,loadtests/shapes.py --shape storm
@@ -12,6 +13,7 @@ deployment, run `locust --config loadtests/locust.conf --host URL`.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -19,6 +21,29 @@ import tempfile
 from pathlib import Path
 
 from realtime.testing.processes import Daphne, free_port, server_env
+
+CONF = Path(__file__).with_name("locust.conf")
+# The locustfile's default --shape-users.
+SHAPE_USERS = 50
+
+
+def conf_users() -> int:
+    """`users` in locust.conf."""
+    for line in CONF.read_text().splitlines():
+        name, _, value = line.partition("=")
+        if name.strip() == "users":
+            return int(value)
+    return 1
+
+
+def customers_for(argv: list[str]) -> int:
+    """A customer for every Locust user the arguments (or locust.conf) ask for,
+    so that no user meets its connection cap."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("-u", "--users", type=int, default=conf_users())
+    parser.add_argument("--shape-users", type=int, default=SHAPE_USERS)
+    known, _ = parser.parse_known_args(argv)
+    return max(known.users, known.shape_users, 1)
 
 
 def main(argv: list[str]) -> int:
@@ -32,7 +57,8 @@ def main(argv: list[str]) -> int:
     server = Daphne(free_port(), env, tmp / "logs")
     server.start()
     try:
-        server.manage("demo")
+        tokens = tmp / "tokens.txt"
+        server.manage("demo", "--users", str(customers_for(argv)), "--tokens-file", str(tokens))
         reports.mkdir(exist_ok=True)
         command = [
             sys.executable,
@@ -48,6 +74,8 @@ def main(argv: list[str]) -> int:
             str(reports / "load.html"),
             "--json-file",
             str(reports / "load"),
+            "--tokens-file",
+            str(tokens),
             *argv,
         ]
         print(" ".join(command), flush=True)

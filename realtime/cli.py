@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import os
 import sys
+from pathlib import Path
 
 
 def _setup() -> None:
@@ -127,12 +128,19 @@ def cmd_token(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     _setup()
     _migrate()
-    from realtime.orders.accounts import DEMO_PASSWORD, seed_demo
+    from realtime.orders.accounts import DEMO_PASSWORD, seed_customers, seed_demo
 
     tokens = seed_demo(args.ttl)
     print(f"Demo users (password {DEMO_PASSWORD!r}):")
     for username, token in tokens.items():
         print(f"  {username:8} {token}")
+    if args.users:
+        tokens.update(seed_customers(args.users, args.ttl))
+        print(f"{args.users} customers, customer001 to customer{args.users:03d} (tokens only)")
+    if args.tokens_file:
+        lines = "".join(f"{username} {token}\n" for username, token in tokens.items())
+        Path(args.tokens_file).write_text(lines)
+        print(f"tokens: {args.tokens_file}")
     return 0
 
 
@@ -148,8 +156,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def cmd_logs_summary(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from realtime.observability.summary import render, summarize
 
     path = Path(args.path or Path(os.environ.get("LOG_DIR", "logs")) / "websocket.log")
@@ -196,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="create demo users and orders, print tokens")
     demo.add_argument("--ttl", type=int, default=86400, help="token lifetime in seconds")
+    demo.add_argument(
+        "--users", type=int, default=0, help="also create this many customers (for load tests)"
+    )
+    demo.add_argument(
+        "--tokens-file", default="", help="write 'username token' lines here (Locust reads them)"
+    )
     demo.set_defaults(run=cmd_demo)
 
     prune = commands.add_parser("prune", help="delete events older than EVENT_RETENTION")

@@ -46,6 +46,9 @@ class Stats:
     # Breaches of G3 seen within one connection: a repeated seq, a seq going
     # backwards once in order, or an order's version not moving forward.
     violations: list[str] = field(default_factory=list)
+    # Breaches of G1: an update skipping versions of an order this client held
+    # (a strict resume never does; a snapshot after resync_required may).
+    gaps: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -194,6 +197,9 @@ class Session:
             self.stats.violations.append(
                 f"conn {self.connection_id}: seq {seq} after {self.last_seq}"
             )
+        held = self.store.version(order_id)
+        if held and version > held + 1:
+            self.stats.gaps.append(f"order {order_id} v{held} then v{version}")
         self.versions_here[order_id] = max(before, version)
         self.high_water = max(self.high_water, seq)
         self.last_seq = max(self.last_seq, seq)

@@ -39,3 +39,21 @@ def seed_demo(ttl: int | None = None) -> dict[str, str]:
                 service.create_order(user, [{"name": "croissant", "qty": 2}])
         tokens[username] = issue_token(user.pk, username, bool(user.is_staff), ttl)
     return tokens
+
+
+def seed_customers(count: int, ttl: int | None = None) -> dict[str, str]:
+    """`count` customers, customer001 and on, signing in by token only (no
+    password), for load tests that need a user per connection; returns
+    their tokens."""
+    users = get_user_model().objects
+    names = [f"customer{number:03d}" for number in range(1, count + 1)]
+    existing = set(users.filter(username__in=names).values_list("username", flat=True))
+    fresh = []
+    for name in names:
+        if name not in existing:
+            user = get_user_model()(username=name)
+            user.set_unusable_password()
+            fresh.append(user)
+    users.bulk_create(fresh)
+    found = users.filter(username__in=names).values_list("pk", "username", "is_staff")
+    return {name: issue_token(pk, name, bool(staff), ttl) for pk, name, staff in found}
