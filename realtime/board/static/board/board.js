@@ -33,9 +33,13 @@ function announce(text) {
   announcer.textContent = text;
 }
 
+const TRANSPORTS = { websocket: "WebSocket", sse: "event stream" };
+
 function showState(state, detail = {}) {
   statusEl.dataset.state = state;
+  if (detail.transport) statusEl.dataset.transport = detail.transport;
   if (state === "reconnecting") statusEl.textContent = `reconnecting in ${Math.ceil(detail.seconds)} s`;
+  else if (state === "connected" && detail.transport) statusEl.textContent = `connected (${TRANSPORTS[detail.transport]})`;
   else if (state === "offline") statusEl.textContent = `offline: ${detail.reason || REASONS[detail.code] || "disconnected"}`;
   else statusEl.textContent = state.replace("-", " ");
 }

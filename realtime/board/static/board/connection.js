@@ -4,8 +4,16 @@
 // (?scopes=all&since=N), so no update is missed or repeated. The token is
 // renewed before it expires (POST /api/token/refresh/, then an `auth` frame),
 // so a board left open does not sign out.
+//
+// Where WebSockets are refused (two handshakes in a row fail while HTTP
+// works), it moves to /sse/orders/ for the rest of the page's life, with the
+// same frames, resume point (Last-Event-ID) and close codes; a renewed token
+// reconnects the stream there, which has no client frames.
+
+import { OrdersStream } from "/board/stream.js";
 
 const STOP = new Set([1009, 4400, 4401, 4403]);
+const FALLBACK_AFTER = 2; // WebSocket handshakes failed in a row
 const BACK_OFF = new Set([1011, 1013, 4429]);
 const RENEW_MARGIN = 10; // seconds before expiry
 const RENEW_RETRY = 5;
@@ -26,20 +34,45 @@ export class OrdersConnection {
     this.cursor = null; // resume point: every event up to it has arrived
     this.highWater = 0; // highest seq held, for acks
     this.attempt = 0;
+    this.transport = "websocket";
+    this.failedHandshakes = 0;
   }
 
   start() {
     if (this.stopped) return;
-    this.onState("connecting", {});
+    this.onState("connecting", { transport: this.transport });
+    if (this.transport === "sse") this.startStream();
+    else this.startSocket();
+    this.watch(10);
+  }
+
+  startSocket() {
     const params = new URLSearchParams({ token: this.token });
     if (this.staff) params.set("scopes", "all");
     if (this.cursor !== null) params.set("since", this.cursor);
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const ws = new WebSocket(`${scheme}://${location.host}/ws/orders/?${params}`);
+    let opened = false;
     this.ws = ws;
+    ws.onopen = () => {
+      opened = true;
+    };
     ws.onmessage = (event) => this.receive(ws, JSON.parse(event.data));
-    ws.onclose = (event) => this.closed(ws, event.code, event.reason);
-    this.watch(10);
+    ws.onclose = (event) => this.closed(ws, event.code, event.reason, opened);
+  }
+
+  startStream() {
+    const params = new URLSearchParams();
+    if (this.staff) params.set("scopes", "all");
+    const query = params.toString();
+    const stream = new OrdersStream({
+      url: `/sse/orders/${query ? `?${query}` : ""}`,
+      token: this.token,
+      lastEventId: this.cursor,
+      onFrame: (frame) => this.receive(stream, frame),
+      onClose: (code, reason) => this.closed(stream, code, reason, true),
+    });
+    this.ws = stream;
   }
 
   // Closes for good (signing out): no reconnect, no renewal.
@@ -57,7 +90,8 @@ export class OrdersConnection {
   }
 
   send(frame) {
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+    const ws = this.ws;
+    if (ws instanceof WebSocket && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
   }
 
   receive(ws, frame) {
@@ -73,7 +107,7 @@ export class OrdersConnection {
           this.cursor = this.highWater = frame.cursor;
           this.onResync(frame.cursor);
         }
-        this.onState("connected", { cursor: this.cursor });
+        this.onState("connected", { cursor: this.cursor, transport: this.transport });
         break;
       case "heartbeat":
         this.send({ type: "heartbeat_ack", ts: frame.ts, cursor: this.highWater });
@@ -85,7 +119,7 @@ export class OrdersConnection {
         break;
       case "resumed":
         this.cursor = Math.max(this.cursor, frame.cursor, this.highWater);
-        this.onState("connected", { cursor: this.cursor });
+        this.onState("connected", { cursor: this.cursor, transport: this.transport });
         break;
       case "authenticated":
         this.scheduleRenewal(frame.expires_at);
@@ -122,10 +156,20 @@ export class OrdersConnection {
     const { token } = await reply.json();
     this.token = token;
     if (this.onToken) this.onToken(token);
-    if (!this.stopped) this.send({ type: "auth", token });
+    if (this.stopped) return;
+    if (this.transport === "sse") this.reconnectNow();
+    else this.send({ type: "auth", token });
   }
 
-  closed(ws, code, reason) {
+  // A stream takes a renewed token by reconnecting where it left off.
+  reconnectNow() {
+    const stream = this.ws;
+    this.ws = null;
+    if (stream) stream.close();
+    this.start();
+  }
+
+  async closed(ws, code, reason, opened) {
     if (ws !== this.ws) return;
     this.ws = null;
     clearTimeout(this.watchdog);
@@ -133,6 +177,14 @@ export class OrdersConnection {
     if (STOP.has(code)) {
       this.onState("offline", { code, reason });
       return;
+    }
+    if (this.transport === "websocket") {
+      this.failedHandshakes = opened ? 0 : this.failedHandshakes + 1;
+      if (this.failedHandshakes >= FALLBACK_AFTER && (await this.httpWorks())) {
+        this.transport = "sse";
+        this.start();
+        return;
+      }
     }
     if (BACK_OFF.has(code)) this.attempt = Math.max(this.attempt, 3);
     const delay = backoffDelay(this.attempt++);
@@ -144,5 +196,13 @@ export class OrdersConnection {
       else this.start();
     };
     tick();
+  }
+
+  async httpWorks() {
+    try {
+      return (await fetch("/health/live", { cache: "no-store" })).ok;
+    } catch {
+      return false;
+    }
   }
 }
