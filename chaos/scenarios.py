@@ -88,7 +88,7 @@ def info_only(h: Harness, r: Rows) -> None:
         r.violation(f"{len(louder)} lines above INFO, first: {louder[0][:160]}")
 
 
-CLOSE_LINE = re.compile(r"(\S+) INFO realtime\.ws close transport=(\S+) .* code=(\d+)")
+CLOSE_LINE = re.compile(r"(\S+) INFO realtime\.ws close .* code=(\d+) .*transport=(\S+)")
 
 
 def log_closes(log: Path, transport: str | None = None) -> list[tuple[float, int]]:
@@ -96,9 +96,9 @@ def log_closes(log: Path, transport: str | None = None) -> list[tuple[float, int
     closes = []
     for line in log.read_text().splitlines():
         match = CLOSE_LINE.match(line)
-        if match and transport in (None, match.group(2)):
+        if match and transport in (None, match.group(3)):
             stamp = datetime.fromisoformat(match.group(1)).timestamp()
-            closes.append((stamp, int(match.group(3))))
+            closes.append((stamp, int(match.group(2))))
     return closes
 
 

@@ -43,7 +43,7 @@ class Journal:
         self.send_failures = metrics.SEND_FAILURES.labels(transport=transport)
 
     def log(self, event: str, level: int = logging.INFO, **fields: object) -> None:
-        log_event(logger, event, level, transport=self.transport, **fields)
+        log_event(logger, event, level, **fields, transport=self.transport)
 
     def connecting(
         self, conn: Connection, client: list[object] | tuple[object, ...] | None

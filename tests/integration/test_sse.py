@@ -272,8 +272,8 @@ async def test_per_user_and_server_limits_count_both_transports(
             assert (server_limit.value.status, server_limit.value.code) == (503, 1013)
             assert server_limit.value.retry_after is not None
             await third.stop()
-            log = server.wait_for_log(r"WARNING realtime\.ws connection limit transport=sse")
-            assert "user=alice" in log
+            warning = r"WARNING realtime\.ws connection limit conn=\S+ user=alice .*transport=sse"
+            server.wait_for_log(warning)
         finally:
             for watcher in (on_ws, on_sse):
                 await watcher.stop()
@@ -335,9 +335,9 @@ async def test_a_reader_that_stops_reading_is_closed_with_4409(
                 timeout=60,
             )
             log = await asyncio.to_thread(
-                server.wait_for_log, r"close transport=sse .* code=4409", 20
+                server.wait_for_log, r"close conn=\S+ .*code=4409 .*transport=sse", 20
             )
-            assert re.search(r"slow consumer transport=sse", log)
+            assert re.search(r"slow consumer conn=\S+ .*transport=sse", log)
             expected = await asyncio.to_thread(visible_events, server.http, tokens["alice"])
             await healthy.wait_updates(len(expected))
             assert [u.seq for u in healthy.updates] == [e[0] for e in expected]
@@ -377,10 +377,10 @@ async def test_a_stream_whose_writes_stop_draining_is_closed_within_the_timeout(
             )
             stalled_at = time.monotonic()
             log = await asyncio.to_thread(
-                server.wait_for_log, r"close transport=sse .* code=4408", 10
+                server.wait_for_log, r"close conn=\S+ .*code=4408 .*transport=sse", 10
             )
             assert time.monotonic() - stalled_at < 2 + 0.5 + 2
-            assert re.search(r"heartbeat timeout transport=sse", log)
+            assert re.search(r"heartbeat timeout conn=\S+ .*transport=sse", log)
         finally:
             sock.close()
         await asyncio.to_thread(server.wait_for_open, 0)
