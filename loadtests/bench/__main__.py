@@ -6,6 +6,7 @@ after the other on this machine, and prints a table with their ratio.
     .venv/bin/python -m loadtests.bench fanout --subscribers 1000 --changes 200
     .venv/bin/python -m loadtests.bench storm --clients 5000 [--jitter]
     .venv/bin/python -m loadtests.bench --redis           # the order server on channels-redis
+    .venv/bin/python -m loadtests.bench fanout --sse      # WebSockets and Server-Sent Events
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ import psutil
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
-from loadtests.bench.targets import OrdersTarget, RawTarget
+from loadtests.bench.targets import OrdersTarget, RawTarget, StreamTarget
 from realtime.client.backoff import Backoff
 from realtime.observability.summary import percentile
 from realtime.testing.processes import start_redis
 
-Target = OrdersTarget | RawTarget
+Target = OrdersTarget | StreamTarget | RawTarget
 CONNECT_BATCH = 200
 # On tmpfs the order server's SQLite commits cost no fsync: the benchmarks
 # measure delivery, not this machine's disk.
@@ -106,15 +107,19 @@ async def fanout(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         readers.add(ws)
     await asyncio.sleep(1)
     expected = args.subscribers * args.changes
+    process = psutil.Process(target.pid)
+    cpu_before = sum(process.cpu_times()[:2])
     started = time.time()
     await target.publish(args.changes, "all")
     await readers.wait_for(expected)
     elapsed = max(1e-9, readers.last - started)
+    cpu = sum(process.cpu_times()[:2]) - cpu_before
     await readers.close()
     await close_all(sockets)
     got = len(readers.latencies)
     return {
         "deliveries/s": got / elapsed,
+        "server CPU µs per delivery": cpu / max(1, got) * 1e6,
         "p50 ms": percentile(readers.latencies, 0.5),
         "p95 ms": percentile(readers.latencies, 0.95),
         "p99 ms": percentile(readers.latencies, 0.99),
@@ -239,28 +244,52 @@ BENCHMARKS: dict[str, tuple[str, Callable[[Target, argparse.Namespace], Any]]] =
 async def run(name: str, args: argparse.Namespace, workdir: Path, redis_url: str) -> None:
     title, bench = BENCHMARKS[name]
     rows: dict[str, dict[str, Any]] = {}
+    kinds: list[type[OrdersTarget]] = [OrdersTarget, StreamTarget] if args.sse else [OrdersTarget]
     targets: list[Target] = [
-        OrdersTarget(
-            workdir / f"{name}-orders", args.heartbeat, redis_url, args.database_url, args.orm
-        ),
-        RawTarget(workdir / f"{name}-raw", args.heartbeat),
+        kind(
+            workdir / f"{name}-{kind.__name__}",
+            args.heartbeat,
+            redis_url,
+            args.database_url,
+            args.orm,
+        )
+        for kind in kinds
     ]
-    (workdir / f"{name}-orders").mkdir(parents=True, exist_ok=True)
+    targets.append(RawTarget(workdir / f"{name}-raw", args.heartbeat))
     for target in targets:
+        if isinstance(target, OrdersTarget):
+            target.server.log_dir.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(target.start)
         try:
             rows[target.name] = await bench(target, args)
         finally:
             await asyncio.to_thread(target.stop)
-    ours, raw = rows[OrdersTarget.name], rows[RawTarget.name]
     layer = "channels-redis" if redis_url else "in-memory layer"
     print(f"\n{name}: {title.format(**vars(args))} ({layer})\n")
-    print("| metric | orders server | raw websockets | ratio |")
-    print("| --- | ---: | ---: | ---: |")
-    for metric in ours:
-        a, b = ours[metric], raw[metric]
-        ratio = f"{a / b:.2f}" if isinstance(b, float | int) and b else "-"
-        print(f"| {metric} | {a:,.1f} | {b:,.1f} | {ratio} |")
+    print(table(rows, RawTarget.name, StreamTarget.name, OrdersTarget.name))
+
+
+def table(rows: dict[str, dict[str, Any]], raw: str, sse: str, websocket: str) -> str:
+    """One column per server, each order server's ratio to raw, and SSE's to WebSocket."""
+    names = [n for n in rows if n != raw] + [raw]
+    ours = [n for n in rows if n != raw]
+    head = ["metric", *names, *(f"{n} ÷ raw" for n in ours)]
+    if sse in rows:
+        head.append("sse ÷ websocket")
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
+    for metric in rows[names[0]]:
+        cells = [metric, *(f"{rows[n][metric]:,.1f}" for n in names)]
+        cells += [ratio(rows[n][metric], rows[raw][metric]) for n in ours]
+        if sse in rows:
+            cells.append(ratio(rows[sse][metric], rows[websocket][metric]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def ratio(a: object, b: object) -> str:
+    return (
+        f"{a / b:.2f}" if isinstance(a, float | int) and isinstance(b, float | int) and b else "-"
+    )
 
 
 async def main() -> None:
@@ -279,6 +308,9 @@ async def main() -> None:
     parser.add_argument("--steady-idle", type=int, default=2000)
     parser.add_argument("--steady-seconds", type=float, default=10)
     parser.add_argument("--redis", action="store_true", help="run the order server on Redis")
+    parser.add_argument(
+        "--sse", action="store_true", help="also read the order server over Server-Sent Events"
+    )
     parser.add_argument(
         "--database-url", default="", help="an empty database for the order server (SQLite)"
     )

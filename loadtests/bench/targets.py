@@ -8,11 +8,13 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import NamedTuple
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from realtime.client.streaming import StreamEnded
 from realtime.testing.processes import (
     HOST,
     Daphne,
@@ -40,7 +42,7 @@ OPEN = {"open_timeout": 60, "max_queue": None, "ping_interval": None}
 class OrdersTarget:
     """Topics are `all` (staff), or a customer's name (their `mine` scope)."""
 
-    name = "orders server"
+    name = "orders server (websocket)"
 
     def __init__(
         self,
@@ -136,6 +138,99 @@ class OrdersTarget:
         writer = await asyncio.create_subprocess_exec(*command, env=self.server.env)
         if await writer.wait() != 0:
             raise RuntimeError(f"the writer exited with {writer.returncode}")
+
+
+class StreamConnection(asyncio.Protocol):
+    """One `/sse/orders/` stream, read the way a benchmark reads a WebSocket:
+    `async for` over each event's data; nothing to send (a stream has no
+    client frames); `transport.abort()` drops it. A lean reader of its own
+    (HTTP/1.1 chunks, each holding whole events as the server writes them),
+    so that the benchmark's client is not slower than the server it
+    measures; correctness is the client library's (realtime.client)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.head: bytes | None = None
+        self.texts: asyncio.Queue[str | None] = asyncio.Queue()
+        self.transport: asyncio.Transport | None = None  # type: ignore[assignment]
+        self.first = ""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.texts.put_nowait(None)
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        at = 0
+        if self.head is None:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            self.head, at = bytes(buffer[:end]), end + 4
+        for _ in range(len(buffer)):
+            line_end = buffer.find(b"\r\n", at)
+            if line_end < 0:
+                break
+            size = int(buffer[at:line_end], 16)
+            if len(buffer) < line_end + 2 + size + 2:
+                break
+            payload = buffer[line_end + 2 : line_end + 2 + size]
+            at = line_end + 2 + size + 2
+            for line in bytes(payload).split(b"\n"):
+                if line.startswith(b"data: "):
+                    self.texts.put_nowait(line[6:].decode())
+        del buffer[:at]
+
+    async def send(self, text: str) -> None:
+        return None
+
+    async def recv(self) -> str:
+        text = await self.texts.get()
+        if text is None:
+            raise StreamEnded("the stream ended")
+        return text
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        return self._read()
+
+    async def _read(self) -> AsyncIterator[str]:
+        while (text := await self.texts.get()) is not None:
+            yield text
+
+
+class StreamTarget(OrdersTarget):
+    """The order server read over Server-Sent Events instead of WebSockets."""
+
+    name = "orders server (sse)"
+
+    async def head(self) -> int:
+        stream = await self.connect("all")
+        try:
+            welcome = json.loads(stream.first)
+        finally:
+            stream.abort()
+        return int(welcome["cursor"])
+
+    async def connect(self, topic: str, since: int | None = None) -> StreamConnection:  # type: ignore[override]
+        path = "/sse/orders/" + ("?scopes=all" if topic == "all" else "")
+        head = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {HOST}",
+            f"Authorization: Bearer {self.tokens[topic]}",
+        ]
+        if since is not None:
+            head.append(f"Last-Event-ID: {since}")
+        loop = asyncio.get_running_loop()
+        async with asyncio.timeout(60):
+            transport, connection = await loop.create_connection(
+                StreamConnection, HOST, self.server.port
+            )
+            transport.write(("\r\n".join(head) + "\r\n\r\n").encode())
+            connection.first = await connection.recv()
+        return connection
 
 
 class RawTarget:

@@ -123,9 +123,11 @@ class Sender:
             if not outbox:
                 self.flushed()
                 return
-            if self.held():
-                return
             item = outbox[0]
+            # A close goes even to a transport that pushes back: it ends the
+            # connection, and whatever the peer will not take is dropped.
+            if self.held() and not isinstance(item, Close):
+                return
             send_now = self.send_now
             if send_now is None or (isinstance(item, Close) and not self.writes_close):
                 self.writer = asyncio.create_task(self.drain())

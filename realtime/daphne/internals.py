@@ -44,6 +44,8 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("twisted.internet.tcp.Connection", "socket"),
     ("twisted.internet.tcp.Connection", "TLS"),
     ("twisted.web.http.HTTPFactory", "timeOut"),
+    ("twisted.web.http.Request", "chunked"),
+    ("twisted.web.http.Request", "startedWriting"),
     ("twisted.web.http._GenericHTTPChannelProtocol", "_channel"),
 )
 
@@ -86,14 +88,22 @@ def release_handshake(protocol: Any) -> None:
 
 
 def write_at_once(protocol: Any, data: bytes) -> int | None:
-    """Write `data` straight to the socket when no byte waits in Twisted's or
-    autobahn's buffers (so the byte order holds); how many bytes it took, or
-    None when it must go through Twisted (bytes queued, TLS, closing, or a
-    transport without these buffers). An OSError (would block, peer gone)
-    reads as 0: Twisted's own write finds out and reports it its way."""
-    transport = protocol.transport
+    """A WebSocket's `send_at_once`, when autobahn holds nothing back either."""
+    if protocol.send_queue:
+        return None
+    return send_at_once(protocol.transport, data)
+
+
+def send_at_once(transport: Any, data: bytes) -> int | None:
+    """Write `data` straight to the socket when no byte waits in Twisted's
+    buffers (so the byte order holds); how many bytes it took, or None when it
+    must go through Twisted (bytes queued, TLS, closing, or a transport
+    without these buffers). An OSError (would block, peer gone) reads as 0:
+    Twisted's own write finds out and reports it its way. Twisted's own write
+    registers the socket for writing and unregisters it once written, twice
+    the selector work for a frame the socket would have taken at once."""
     queued = getattr(transport, "_tempDataBuffer", None)
-    if queued is None or queued or transport.dataBuffer or protocol.send_queue:
+    if queued is None or queued or transport.dataBuffer:
         return None
     if getattr(transport, "TLS", False) or transport.disconnecting:
         return None
@@ -102,6 +112,11 @@ def write_at_once(protocol: Any, data: bytes) -> int | None:
     except OSError:
         return 0
     return sent
+
+
+def chunked_body(request: Any) -> bool:
+    """Whether the response head is out and the body goes as HTTP/1.1 chunks."""
+    return bool(request.startedWriting and request.chunked)
 
 
 def buffered_bytes(transport: Any) -> int:

@@ -1,9 +1,10 @@
 """The writer a streamed response (`/sse/orders/`) gets on daphne
-(realtime/sse/sending.py): body bytes written straight into the request,
-without the ASGI round trip, the request's producer registration telling
-when Twisted's buffer is full (Twisted's public IPushProducer), and the
-bytes written that the peer has not yet acknowledged (Twisted's buffer plus
-the kernel's send queue)."""
+(realtime/sse/sending.py): body bytes written without the ASGI round trip,
+each as an HTTP/1.1 chunk straight to the socket when nothing waits ahead of
+it (as a WebSocket's ready frames are), the request's producer registration
+telling when Twisted's buffer is full (Twisted's public IPushProducer), and
+the bytes written that the peer has not yet acknowledged (Twisted's buffer
+plus the kernel's send queue)."""
 
 from __future__ import annotations
 
@@ -53,7 +54,17 @@ class StreamWriter:
         request = self.request
         if request.finished or request.channel is None:
             raise ConnectionResetError("the stream's connection is closed")
-        request.write(data)
+        if not internals.chunked_body(request):
+            # The head goes out with the first write, as Twisted builds it.
+            request.write(data)
+        else:
+            framed = chunk(data)
+            transport = request.transport
+            sent = internals.send_at_once(transport, framed)
+            if sent is None:
+                transport.write(framed)
+            elif sent < len(framed):
+                transport.write(framed[sent:])
         self._written += len(data)
         return True
 
@@ -76,6 +87,27 @@ class StreamWriter:
         request.finish()
         if transport is not None and self.unsent():
             self.reactor.callLater(ABORT_AFTER, abort_if_stuck, transport)
+
+
+class _LastChunk:
+    __slots__ = ("data", "framed")
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.framed = b"0\r\n\r\n"
+
+
+_last = _LastChunk()
+
+
+def chunk(data: bytes) -> bytes:
+    """`data` as one HTTP/1.1 chunk, built once for a broadcast: every stream
+    writes the same event's bytes in a row."""
+    if data is _last.data:
+        return _last.framed
+    framed = b"%x\r\n%s\r\n" % (len(data), data)
+    _last.data, _last.framed = data, framed
+    return framed
 
 
 def abort_if_stuck(transport: Any) -> None:

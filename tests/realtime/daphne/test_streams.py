@@ -21,6 +21,8 @@ class FakeRequest:
         self.transport: Any = None
         self.producer: Any = None
         self.body = b""
+        self.startedWriting = 0
+        self.chunked = 0
 
     def registerProducer(self, producer: Any, streaming: bool) -> None:
         assert streaming
@@ -59,6 +61,27 @@ def test_writes_count_and_a_finished_stream_refuses_more() -> None:
     assert (request.finished, request.producer) == (True, None)
     with pytest.raises(ConnectionResetError):
         writer.write(b"more")
+
+
+def test_once_the_head_is_out_each_write_is_one_chunk_on_the_transport() -> None:
+    """After the first write, bytes go to the transport as HTTP/1.1 chunks, each built once."""
+    written: list[bytes] = []
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            written.append(data)
+
+    request = FakeRequest()
+    request.transport = Transport()
+    writer = StreamWriter(reactor=None, request=request)
+    writer.write(b"retry: 1\n\n")
+    request.startedWriting, request.chunked = 1, 1
+    event = b"event: x\ndata: {}\n\n"
+    writer.write(event)
+    writer.write(event)
+    assert written == [b"13\r\n" + event + b"\r\n"] * 2
+    assert written[0] is written[1]
+    assert writer.written() == len(b"retry: 1\n\n") + 2 * len(event)
 
 
 def test_the_kernel_says_what_the_peer_has_not_taken() -> None:

@@ -144,3 +144,15 @@ async def test_without_the_servers_writer_it_streams_through_asgi() -> None:
     await asyncio.wait_for(out.writer, 1)
     assert [m["more_body"] for m in sent] == [True, False]
     assert b"event: close" in sent[-1]["body"]
+
+
+def test_a_close_goes_out_even_while_the_transport_pushes_back() -> None:
+    """A slow consumer's 4409 is written and the response ended, paused or not."""
+    stream = FakeStream()
+    out = opened(stream)
+    out.flush()
+    stream.paused = True
+    out.conn.close(4409, "slow consumer")
+    out.flush()
+    assert (stream.finished, out.close_code) == (True, 4409)
+    assert EventStreamDecoder().feed(stream.data)[-1].event == "close"
