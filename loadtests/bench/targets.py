@@ -211,7 +211,8 @@ class StreamTarget(OrdersTarget):
         try:
             welcome = json.loads(stream.first)
         finally:
-            stream.abort()
+            if stream.transport is not None:
+                stream.transport.abort()
         return int(welcome["cursor"])
 
     async def connect(self, topic: str, since: int | None = None) -> StreamConnection:  # type: ignore[override]

@@ -277,7 +277,7 @@ async def test_a_client_sending_1011_is_counted_as_the_clients_close(server: Dap
     await ws.close(code=1011, reason="client bug")
     server.wait_for_log(r"close conn=\S+ user=kim code=1011 by=client")
     exposition = await asyncio.to_thread(metrics_text, server)
-    assert 'ws_connections_total{by="client",code="1011"}' in exposition
+    assert 'ws_connections_total{by="client",code="1011",transport="websocket"}' in exposition
 
 
 def metrics_text(server: Daphne) -> str:
