@@ -24,9 +24,10 @@ $(VENV)/.dev-installed: pyproject.toml requirements/dev.txt | $(BIN)/python
 LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	--no-emit-index-url --no-emit-find-links
 # After changing a dependency in pyproject.toml: `make lock`, then commit requirements/.
+# base.txt is what `make run` installs: the package and the demo's extra.
 lock: | $(BIN)/python
 	$(BIN)/pip install --quiet pip-tools
-	$(LOCK) --output-file requirements/base.txt pyproject.toml
+	$(LOCK) --extra demo --output-file requirements/base.txt pyproject.toml
 	$(LOCK) --extra dev --output-file requirements/dev.txt pyproject.toml
 
 run: $(VENV)/.installed

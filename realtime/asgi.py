@@ -13,17 +13,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "realtime.settings")
 
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.core.asgi import get_asgi_application
-from django.urls import path, re_path
+from django.urls import re_path
 
 django_app = get_asgi_application()
 
-from django.conf import settings  # noqa: E402
-
+from realtime import conf  # noqa: E402
 from realtime.observability.http import HttpObserver  # noqa: E402
 from realtime.observability.logging import LIFECYCLE_LOGGER, log_event  # noqa: E402
 from realtime.request_threads import RequestThreads  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.sse.stream import OrdersStream  # noqa: E402
-from realtime.ws.consumer import OrdersConsumer  # noqa: E402
 
 
 class ByPath:
@@ -69,13 +68,12 @@ application = ProtocolTypeRouter(
         "http": HttpObserver(
             ByPath(
                 {"/sse/orders/": stream, "/sse/orders": stream},
-                RequestThreads(django_app, settings.HTTP_THREADS),
+                RequestThreads(django_app, conf.settings.HTTP_THREADS),
             )
         ),
         "websocket": URLRouter(
             [
-                path("ws/orders/", OrdersConsumer.as_asgi()),
-                path("ws/orders", OrdersConsumer.as_asgi()),
+                *websocket_urlpatterns(),
                 re_path(r"", unknown_websocket_path),  # type: ignore[arg-type]
             ]
         ),

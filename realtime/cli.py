@@ -1,4 +1,6 @@
-"""`realtime serve | token | demo | prune` (docs/operations.md)."""
+"""`realtime [--settings MODULE] serve | token | demo | prune | logs`
+(docs/operations.md). Without `--settings` (or DJANGO_SETTINGS_MODULE) the
+commands run the demo project, `realtime.settings`."""
 
 from __future__ import annotations
 
@@ -8,12 +10,24 @@ import os
 import sys
 from pathlib import Path
 
+from realtime import conf
+
+DEMO_SETTINGS = "realtime.settings"
+
 
 def _setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "realtime.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", DEMO_SETTINGS)
     import django
 
     django.setup()
+
+
+def _migrates(args: argparse.Namespace) -> bool:
+    """`--migrate` or `--no-migrate` as given; else only the demo migrates at
+    every start: a host project's database migrates when its team says so."""
+    if args.migrate is not None:
+        return bool(args.migrate)
+    return os.environ.get("DJANGO_SETTINGS_MODULE") == DEMO_SETTINGS
 
 
 # Any constant works: it only has to be the same for every replica.
@@ -49,7 +63,8 @@ def loopback(host: str) -> bool:
 def _refuse_dev_key(host: str) -> bool:
     from django.conf import settings
 
-    if settings.SECRET_KEY != settings.DEV_SECRET_KEY or settings.DEBUG or loopback(host):
+    development = getattr(settings, "DEV_SECRET_KEY", None)
+    if development != settings.SECRET_KEY or settings.DEBUG or loopback(host):
         return False
     print(
         f"realtime serve: SECRET_KEY is not set; it is required to serve on {host} "
@@ -68,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _setup()
     if _refuse_dev_key(args.host):
         return 2
-    if args.fd is None:
+    if args.fd is None and _migrates(args):
         # A worker's supervisor has migrated.
         _migrate()
     try:
@@ -93,15 +108,16 @@ def _supervise(args: argparse.Namespace) -> int:
         # Twisted adopts an inherited socket as IPv4 only.
         print(f"realtime serve: --workers needs an IPv4 address, not {args.host}", file=sys.stderr)
         return 2
-    if not settings.REDIS_URL:
+    if "redis" not in str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")).lower():
         print(
-            f"realtime serve: --workers {args.workers} needs REDIS_URL: an update published "
-            "by one worker reaches the clients of the others only through the Redis "
-            "channel layer (docs/operations.md, Workers)",
+            f"realtime serve: --workers {args.workers} needs REDIS_URL (a Redis channel layer): "
+            "an update published by one worker reaches the clients of the others only through "
+            "Redis (docs/operations.md, Workers)",
             file=sys.stderr,
         )
         return 2
-    _migrate()
+    if _migrates(args):
+        _migrate()
     connections.close_all()
     try:
         sock = listen(args.host, args.port)
@@ -110,7 +126,7 @@ def _supervise(args: argparse.Namespace) -> int:
         return 1
     command = worker_command(args.host, args.port, sock.fileno())
     # The workers exit within the grace on their own; a little more before killing.
-    return Supervisor(args.workers, sock, command, settings.SHUTDOWN_GRACE + 0.5).run()
+    return Supervisor(args.workers, sock, command, conf.settings.SHUTDOWN_GRACE + 0.5).run()
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -146,12 +162,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_prune(args: argparse.Namespace) -> int:
     _setup()
-    from django.conf import settings
 
-    from realtime.orders.service import prune_events
+    from realtime.events.log import prune
 
-    retention = settings.EVENT_RETENTION if args.retention is None else args.retention
-    print(f"pruned {prune_events(retention)} events older than {retention} s")
+    retention = conf.settings.EVENT_RETENTION if args.retention is None else args.retention
+    print(f"pruned {prune(retention)} events older than {retention} s")
     return 0
 
 
@@ -178,9 +193,14 @@ def positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="realtime", description=__doc__)
+    parser.add_argument(
+        "--settings",
+        help="your project's Django settings module (default: DJANGO_SETTINGS_MODULE, "
+        "else the demo)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="migrate if needed and serve with daphne")
+    serve = commands.add_parser("serve", help="serve with daphne (the demo migrates first)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -188,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive,
         default=1,
         help="daphne processes sharing the port (more than 1 needs REDIS_URL)",
+    )
+    serve.add_argument(
+        "--migrate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="run migrations before serving (default: only for the demo)",
     )
     # A worker started by the supervisor accepts from this inherited socket.
     serve.add_argument("--fd", type=int, default=None, help=argparse.SUPPRESS)
@@ -226,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     from realtime.observability.logging import LogDirError
 
     args = build_parser().parse_args(argv)
+    if args.settings:
+        os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
     try:
         code: int = args.run(args)
     except LogDirError as exc:

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import dj_database_url
 
+from realtime import conf
+
 DEV_SECRET_KEY = "dev-insecure-order-updates-key-change-me-0123456789"
 
 
@@ -42,8 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "ninja",
+    "realtime.events",
     "realtime.orders",
-    "realtime.delivery",
     "axes",
 ]
 
@@ -150,41 +152,19 @@ WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = False
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
-WEBSOCKET_HEARTBEAT_INTERVAL = env_number("WEBSOCKET_HEARTBEAT_INTERVAL", 25.0)
-WEBSOCKET_HEARTBEAT_TIMEOUT = env_number("WEBSOCKET_HEARTBEAT_TIMEOUT", 60.0)
-WEBSOCKET_MAX_LAG = env_number("WEBSOCKET_MAX_LAG", 1000)
-WEBSOCKET_MAX_MESSAGE_BYTES = env_number("WEBSOCKET_MAX_MESSAGE_BYTES", 65536)
-WEBSOCKET_RATE_LIMIT = env_number("WEBSOCKET_RATE_LIMIT", 20.0)
-WEBSOCKET_MAX_CONNECTIONS = env_number("WEBSOCKET_MAX_CONNECTIONS", 20000)
-WEBSOCKET_MAX_CONNECTIONS_PER_USER = env_number("WEBSOCKET_MAX_CONNECTIONS_PER_USER", 20)
-# Pages of 500 events one replay may read before it answers resync_required.
-WEBSOCKET_REPLAY_PAGES = env_number("WEBSOCKET_REPLAY_PAGES", 2000)
-# Replay pages read at once for one user, and in the process; the rest wait.
-WEBSOCKET_MAX_REPLAYS_PER_USER = env_number("WEBSOCKET_MAX_REPLAYS_PER_USER", 2)
-WEBSOCKET_MAX_REPLAYS = env_number("WEBSOCKET_MAX_REPLAYS", 4)
-EVENT_RETENTION = env_number("EVENT_RETENTION", 86400)
-SHUTDOWN_GRACE = env_number("SHUTDOWN_GRACE", 10.0)
-# Which worker of `realtime serve --workers N` this process is; its supervisor sets it.
-WORKER = env_number("REALTIME_WORKER", 1)
-HTTP_IDLE_TIMEOUT = env_number("HTTP_IDLE_TIMEOUT", 60.0)
-# Threads that run HTTP requests' Django code, each keeping its database connection.
-HTTP_THREADS = env_number("HTTP_THREADS", 16)
-# A request head must arrive whole within this, however slowly its bytes come.
-HTTP_HEADER_TIMEOUT = env_number("HTTP_HEADER_TIMEOUT", 10.0)
-# Connections one client address may hold before their request head arrives.
-HTTP_MAX_PENDING_PER_ADDRESS = env_number("HTTP_MAX_PENDING_PER_ADDRESS", 1024)
-TOKEN_TTL = env_number("TOKEN_TTL", 3600)
+# The package's own settings (WEBSOCKET_*, HTTP_*, TOKEN_*, SHUTDOWN_GRACE,
+# AUTH_RECHECK_INTERVAL, LOG_DIR …) have their defaults in realtime/conf.py and
+# are read from the environment there; the demo sets only its own.
 # Orders one customer may create: a burst of ORDER_CREATE_BURST, then this many per second.
 ORDER_CREATE_RATE = env_number("ORDER_CREATE_RATE", 1.0)
 ORDER_CREATE_BURST = env_number("ORDER_CREATE_BURST", 20)
-# No token outlives this, `realtime token --ttl` included.
-TOKEN_MAX_TTL = env_number("TOKEN_MAX_TTL", 86400)
-# How stale a user's active and staff flags may be, on open connections and over HTTP.
-AUTH_RECHECK_INTERVAL = env_number("AUTH_RECHECK_INTERVAL", 30.0)
-LOG_DIR = Path(os.environ.get("LOG_DIR", "logs"))
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
-if LOG_FORMAT not in ("text", "json"):
-    raise ValueError(f"LOG_FORMAT must be 'text' or 'json', got {LOG_FORMAT!r}")
-
+REALTIME = {
+    # Who may watch `order:<id>`: the demo's orders, not only the event log.
+    "REALTIME_SUBJECT_VISIBLE": "realtime.orders.visibility.order_visible_to",
+}
 LOGGING_CONFIG = "realtime.observability.logging.configure"
-LOGGING = {"log_dir": LOG_DIR, "format": LOG_FORMAT, "level": os.environ.get("LOG_LEVEL", "INFO")}
+LOGGING = {
+    "log_dir": Path(os.environ.get("LOG_DIR") or conf.DEFAULTS["LOG_DIR"].default),
+    "format": os.environ.get("LOG_FORMAT") or conf.DEFAULTS["LOG_FORMAT"].default,
+    "level": os.environ.get("LOG_LEVEL") or conf.DEFAULTS["LOG_LEVEL"].default,
+}

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from realtime import errors
 from realtime.board import views as board
@@ -8,6 +8,7 @@ from realtime.observability import health
 from realtime.orders.api import api
 
 urlpatterns = [
+    path("api/", include("realtime.events.urls")),
     path("api/", api.urls),
     path("ws/orders/", errors.websocket_only),
     path("health/live", health.live),

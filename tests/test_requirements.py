@@ -34,7 +34,7 @@ def pins(lock: str) -> dict[str, str]:
     return {canonicalize_name(name): version for name, version in PIN.findall(text)}
 
 
-@pytest.mark.parametrize(("lock", "extras"), [("base.txt", ()), ("dev.txt", ("dev",))])
+@pytest.mark.parametrize(("lock", "extras"), [("base.txt", ("demo",)), ("dev.txt", ("dev",))])
 def test_every_declared_dependency_is_locked_to_an_admitted_version(
     lock: str, extras: tuple[str, ...]
 ) -> None:

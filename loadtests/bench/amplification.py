@@ -35,7 +35,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "realtime.settings")
 django.setup()
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from realtime.orders.models import Order, OrderEvent
+from realtime.events.models import Event
+from realtime.orders.models import Order
 call_command("migrate", interactive=False, verbosity=0)
 bob, _ = get_user_model().objects.get_or_create(username="bob")
 count = int(sys.argv[1])
@@ -43,8 +44,8 @@ for start in range(0, count, 1000):
     orders = Order.objects.bulk_create(
         Order(owner=bob, items=[{"name": "tea", "qty": 1}]) for _ in range(min(1000, count - start))
     )
-    OrderEvent.objects.bulk_create(
-        OrderEvent(order=o, owner_id=bob.pk, version=1, payload=o.as_dict()) for o in orders
+    Event.objects.bulk_create(
+        Event(subject=o.pk, owner=bob.pk, version=1, payload=o.as_dict()) for o in orders
     )
 """
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import random
@@ -25,7 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
 from types import TracebackType
@@ -36,7 +37,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from realtime.client.backoff import Backoff
-from realtime.client.endpoints import Endpoints
+from realtime.client.endpoints import STREAM_PATH, WEBSOCKET_PATH, Endpoints
 from realtime.client.policy import (
     ABNORMAL,
     Action,
@@ -106,11 +107,20 @@ class _Closed:
     again: bool = False
 
 
+TokenProvider = Callable[[], str | Awaitable[str]]
+
+
 class OrdersClient:
+    """`token` is a bearer token, or a function (sync or async) that returns a
+    fresh one: it is called at every connect and before expiry. With a plain
+    token, renewal uses `POST refresh_path` (the demo's; None: no renewal).
+    `ws_path` and `sse_path` name where the server mounts its endpoints;
+    `snapshot_path` is the list fetched after `resync_required` (None: none)."""
+
     def __init__(
         self,
         url: str,
-        token: str,
+        token: str | TokenProvider,
         *,
         since: int | None = None,
         scopes: tuple[str, ...] = ("mine",),
@@ -120,11 +130,18 @@ class OrdersClient:
         api_url: str | None = None,
         rng: random.Random | None = None,
         transport: Transport = "websocket",
+        ws_path: str = WEBSOCKET_PATH,
+        sse_path: str = STREAM_PATH,
+        refresh_path: str | None = "/api/token/refresh/",
+        snapshot_path: str | None = "/api/orders/",
     ) -> None:
         if transport not in TRANSPORTS:
             raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
-        self.endpoints = Endpoints.of(url, api_url)
-        self.token = token
+        self.endpoints = Endpoints.of(url, api_url, ws_path, sse_path)
+        self.provider: TokenProvider | None = None if isinstance(token, str) else token
+        self.token = token if isinstance(token, str) else ""
+        self.refresh_path = refresh_path
+        self.snapshot_path = snapshot_path
         self.transport: Transport = transport
         # What this session connects with now: "auto" starts with a WebSocket.
         self.using = "sse" if transport == "sse" else "websocket"
@@ -216,7 +233,7 @@ class OrdersClient:
     # Hooks
 
     async def fetch_snapshot(self) -> list[dict[str, Any]]:
-        """The orders this token may see, from `GET /api/orders/` (after `resync_required`)."""
+        """The orders this token may see, from `GET snapshot_path` (after `resync_required`)."""
         return await asyncio.to_thread(self._get_orders)
 
     # The loop
@@ -257,6 +274,10 @@ class OrdersClient:
     async def _connect_once(self) -> _Closed:
         query = urllib.parse.urlencode(self.session.query())
         try:
+            await self._fresh_token()
+        except Exception as exc:
+            return _Closed(CloseCode.TRY_AGAIN_LATER, f"token provider failed: {exc}")
+        try:
             ws = await connect(
                 f"{self.url}?{query}" if query else self.url,
                 additional_headers={"Authorization": f"Bearer {self.token}"},
@@ -289,6 +310,10 @@ class OrdersClient:
     async def _connect_stream(self) -> _Closed:
         query = urllib.parse.urlencode(self.session.query(with_since=False), safe=",")
         url = f"{self.endpoints.sse}?{query}" if query else self.endpoints.sse
+        try:
+            await self._fresh_token()
+        except Exception as exc:
+            return _Closed(CloseCode.TRY_AGAIN_LATER, f"token provider failed: {exc}")
         headers = {"Authorization": f"Bearer {self.token}", **self.session.stream_headers()}
         stream = EventStream(url, headers, self.open_timeout)
         try:
@@ -396,11 +421,27 @@ class OrdersClient:
             return _Closed(code, reason or describe(code))
         return None
 
+    async def _fresh_token(self) -> None:
+        """A provider's token for the next connect."""
+        if self.provider is not None:
+            self.token = await self._provided()
+
+    async def _provided(self) -> str:
+        assert self.provider is not None
+        token = self.provider()
+        if inspect.isawaitable(token):
+            token = await token
+        if not isinstance(token, str) or not token:
+            raise ValueError("the token provider returned no token")
+        return token
+
     async def _renew(self, ws: ClientConnection | None) -> None:
-        """Before the token expires, fetch a fresh one from
-        `POST /api/token/refresh/` and hand it to the server: in an `auth`
-        frame on a WebSocket, by reconnecting (with `Last-Event-ID`) on a
-        stream, which has no client frames. A failed fetch is retried."""
+        """Before the token expires, get a fresh one (`refresh_token`) and hand
+        it to the server: in an `auth` frame on a WebSocket, by reconnecting
+        (with `Last-Event-ID`) on a stream, which has no client frames. A
+        failed fetch is retried."""
+        if self.provider is None and self.refresh_path is None:
+            return
         for _ in range(1_000_000):
             due = self.session.renew_at(time.time())
             if due is None:
@@ -433,19 +474,24 @@ class OrdersClient:
                 await asyncio.wait_for(self._authenticated.wait(), AUTHENTICATED_WAIT)
 
     async def refresh_token(self) -> str:
-        """A fresh token for this client's user (override to renew another way)."""
+        """A fresh token for this client's user: the provider's, or
+        `POST refresh_path` with the current one (override to renew another way)."""
+        if self.provider is not None:
+            return await self._provided()
         return await asyncio.to_thread(self._post_refresh)
 
     def _post_refresh(self) -> str:
-        request = urllib.request.Request(f"{self.api_url}/api/token/refresh/", method="POST")
+        request = urllib.request.Request(f"{self.api_url}{self.refresh_path}", method="POST")
         request.add_header("Authorization", f"Bearer {self.token}")
         with urllib.request.urlopen(request, timeout=self.open_timeout) as response:
             token = json.loads(response.read()).get("token")
         if not isinstance(token, str):
-            raise ValueError("POST /api/token/refresh/ answered no token")
+            raise ValueError(f"POST {self.refresh_path} answered no token")
         return token
 
     async def _resync(self) -> None:
+        if self.snapshot_path is None:
+            return
         try:
             snapshot = await self.fetch_snapshot()
         except (OSError, ValueError) as exc:
@@ -462,13 +508,13 @@ class OrdersClient:
         after_id = 0
         for _ in range(SNAPSHOT_PAGES):
             request = urllib.request.Request(
-                f"{self.api_url}/api/orders/?limit={SNAPSHOT_PAGE}&after_id={after_id}"
+                f"{self.api_url}{self.snapshot_path}?limit={SNAPSHOT_PAGE}&after_id={after_id}"
             )
             request.add_header("Authorization", f"Bearer {self.token}")
             with urllib.request.urlopen(request, timeout=self.open_timeout) as response:
                 page = json.loads(response.read())
             if not isinstance(page, list):
-                raise ValueError("GET /api/orders/ did not return a list")
+                raise ValueError(f"GET {self.snapshot_path} did not return a list")
             orders.extend(page)
             if len(page) < SNAPSHOT_PAGE:
                 break

@@ -1,7 +1,7 @@
 """Where a client connects, from the one URL it is given, free of I/O: the
 WebSocket, the stream and the HTTP API of one server. Any of
 `ws://host/ws/orders/`, `http://host/sse/orders/` or `http://host` names
-all three."""
+all three (with other paths when the server mounts the endpoints elsewhere)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,13 @@ class Endpoints:
     api: str
 
     @classmethod
-    def of(cls, url: str, api_url: str | None = None) -> Endpoints:
+    def of(
+        cls,
+        url: str,
+        api_url: str | None = None,
+        ws_path: str = WEBSOCKET_PATH,
+        sse_path: str = STREAM_PATH,
+    ) -> Endpoints:
         parts = urllib.parse.urlsplit(url)
         http = SCHEMES.get(parts.scheme)
         if http is None or not parts.netloc:
@@ -30,7 +36,8 @@ class Endpoints:
         ws = "wss" if http == "https" else "ws"
         path = parts.path
         prefix = ""
-        for known in (WEBSOCKET_PATH, STREAM_PATH, WEBSOCKET_PATH[:-1], STREAM_PATH[:-1]):
+        paths = ("/" + ws_path.strip("/"), "/" + sse_path.strip("/"))
+        for known in (*(f"{p}/" for p in paths), *paths):
             if path.endswith(known):
                 prefix = path[: -len(known)]
                 break
@@ -38,4 +45,4 @@ class Endpoints:
             prefix = path.rstrip("/")
         base = f"{parts.netloc}{prefix}"
         api = api_url.rstrip("/") if api_url else f"{http}://{base}"
-        return cls(f"{ws}://{base}{WEBSOCKET_PATH}", f"{http}://{base}{STREAM_PATH}", api)
+        return cls(f"{ws}://{base}{paths[0]}/", f"{http}://{base}{paths[1]}/", api)

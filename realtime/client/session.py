@@ -66,6 +66,11 @@ class Step:
     close: tuple[int, str] | None = None
 
 
+def expiry(value: object) -> float | None:
+    """A credential's expiry as the server says it: epoch seconds, or null for never."""
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
 class ProtocolError(ValueError):
     """The server sent something that is not protocol v1."""
 
@@ -134,7 +139,7 @@ class Session:
             elif kind == "welcome":
                 self._welcome(frame, step)
             elif kind == "authenticated":
-                self.expires_at = float(frame["expires_at"])
+                self.expires_at = expiry(frame["expires_at"])
                 step.authenticated = True
             elif kind == "resumed":
                 self.stats.replayed += int(frame["replayed"])
@@ -173,7 +178,7 @@ class Session:
         self.heartbeat_interval = float(frame["heartbeat_interval"])
         self.ack_every = max(1, int(frame.get("max_lag", DEFAULT_MAX_LAG)) // 4)
         if "expires_at" in frame:
-            self.expires_at = float(frame["expires_at"])
+            self.expires_at = expiry(frame["expires_at"])
         if self.cursor is None:
             self.cursor = int(frame["cursor"])
             self.last_seq = self.high_water = self.cursor

@@ -27,6 +27,7 @@ sent.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,7 +42,7 @@ from realtime.delivery.events import Event, History
 from realtime.delivery.scopes import ALL, MINE, Scope, Visibility
 
 if TYPE_CHECKING:
-    from realtime.tokens import Principal
+    from realtime.auth.principal import Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +157,11 @@ def refusal(
     return None
 
 
+def expiry(principal: Principal) -> float:
+    """When the principal's credential ends, as epoch seconds (never: infinity)."""
+    return math.inf if principal.expires_at is None else principal.expires_at
+
+
 @dataclass(slots=True)
 class Replay:
     since: int
@@ -251,7 +257,7 @@ class Connection:
         the hub has delivered. `query` may carry `scopes` and `since`."""
         self.now = now
         self.user_id = principal.user_id
-        self.expires_at = principal.expires_at
+        self.expires_at = expiry(principal)
         self.cursor = head
         self.flow.ack(head)
         config = self.config
@@ -452,7 +458,7 @@ class Connection:
         else:
             # Read before the user lost a scope.
             replay.pending.extend(
-                e for e in answer.events if visibility.admits(e.order_id, e.owner_id)
+                e for e in answer.events if visibility.admits(e.subject, e.owner_id)
             )
         if answer.events:
             replay.after = answer.events[-1].seq
@@ -470,8 +476,9 @@ class Connection:
                 CloseCode.UNAUTHORIZED, why if principal is None else "token for another user"
             )
             return
-        self.expires_at = principal.expires_at
-        self.commands.append(Note("auth", (("expires_at", round(principal.expires_at)),)))
+        self.expires_at = expiry(principal)
+        expires = "-" if principal.expires_at is None else round(principal.expires_at)
+        self.commands.append(Note("auth", (("expires_at", expires),)))
         self._push(protocol.authenticated(principal.expires_at, request.ref))
 
     def standing(self, active: bool, staff: bool) -> None:
@@ -492,10 +499,8 @@ class Connection:
         if replay is not None and replay.visibility is not None:
             visibility = Visibility.of(self.user_id, self.scopes)
             replay.visibility = visibility
-            replay.pending = [
-                e for e in replay.pending if visibility.admits(e.order_id, e.owner_id)
-            ]
-            replay.held = [e for e in replay.held if visibility.admits(e.order_id, e.owner_id)]
+            replay.pending = [e for e in replay.pending if visibility.admits(e.subject, e.owner_id)]
+            replay.held = [e for e in replay.held if visibility.admits(e.subject, e.owner_id)]
 
     def request_failed(self, request: Request, why: str) -> None:
         """The database (or a hook) failed: nothing changes but what is said here."""
@@ -546,12 +551,12 @@ class Connection:
     def _send(self, event: Event) -> bool:
         """Queue `event` unless this connection sent it or a newer version of its order."""
         sent = self.sent_versions
-        if sent.get(event.order_id, 0) >= event.version:
+        if sent.get(event.subject, 0) >= event.version:
             return False
         if len(sent) >= self.config.sent_versions_limit:
             sent.clear()
             self.history_floor = self.cursor
-        sent[event.order_id] = event.version
+        sent[event.subject] = event.version
         if event.seq > self.cursor:
             self.cursor = event.seq
         self.flow.sent(event.seq)
@@ -639,7 +644,7 @@ class Connection:
             if self.closing:
                 return
             if event.seq > self.cursor or (
-                visibility is not None and not visibility.admits(event.order_id, event.owner_id)
+                visibility is not None and not visibility.admits(event.subject, event.owner_id)
             ):
                 self._send(event)
 

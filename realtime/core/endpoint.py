@@ -13,14 +13,20 @@ import asyncio
 import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.utils.module_loading import import_string
 
+from realtime import auth, conf
+from realtime.auth import standings
+from realtime.auth.principal import AuthenticationFailed, Principal
+from realtime.auth.scope import origin_allowed, with_bearer
+from realtime.auth.standings import Standing
 from realtime.codes import CloseCode, ErrorCode
 from realtime.core import connection, revocation
-from realtime.core.auth import Standings, origin_allowed, token_from_scope
 from realtime.core.connection import (
     Admission,
     Authenticate,
@@ -39,36 +45,46 @@ from realtime.delivery import replay
 from realtime.delivery.events import Event
 from realtime.delivery.hub import Hub, get_hub
 from realtime.delivery.scopes import Scope
-from realtime.orders import standings, visibility
-from realtime.orders.standings import Standing
-from realtime.tokens import Principal, TokenError, verify_token
 
-STANDINGS = Standings(ttl=settings.AUTH_RECHECK_INTERVAL)
-REPLAY_TURNS = ReplayTurns(settings.WEBSOCKET_MAX_REPLAYS_PER_USER, settings.WEBSOCKET_MAX_REPLAYS)
+REPLAY_TURNS = ReplayTurns(
+    conf.settings.WEBSOCKET_MAX_REPLAYS_PER_USER, conf.settings.WEBSOCKET_MAX_REPLAYS
+)
 ANONYMOUS = Principal(0, "", False, 0.0)
 
 _CONFIGS: dict[connection.Config, connection.Config] = {}
+_VISIBLE: dict[str, Callable[[int, Principal], bool]] = {}
+
+
+def subject_visible() -> Callable[[int, Principal], bool]:
+    """REALTIME_SUBJECT_VISIBLE: may a principal watch a subject that is not theirs?"""
+    path = conf.settings.REALTIME_SUBJECT_VISIBLE
+    found = _VISIBLE.get(path)
+    if found is None:
+        found = _VISIBLE[path] = import_string(path)
+    return found
 
 
 def config() -> connection.Config:
     """The settings as a Config, one object shared by every connection."""
     fresh = connection.Config(
-        heartbeat_interval=settings.WEBSOCKET_HEARTBEAT_INTERVAL,
-        heartbeat_timeout=settings.WEBSOCKET_HEARTBEAT_TIMEOUT,
-        max_lag=settings.WEBSOCKET_MAX_LAG,
-        max_message_bytes=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
-        rate_limit=settings.WEBSOCKET_RATE_LIMIT,
-        replay_pages=settings.WEBSOCKET_REPLAY_PAGES,
-        worker=settings.WORKER,
+        heartbeat_interval=conf.settings.WEBSOCKET_HEARTBEAT_INTERVAL,
+        heartbeat_timeout=conf.settings.WEBSOCKET_HEARTBEAT_TIMEOUT,
+        max_lag=conf.settings.WEBSOCKET_MAX_LAG,
+        max_message_bytes=conf.settings.WEBSOCKET_MAX_MESSAGE_BYTES,
+        rate_limit=conf.settings.WEBSOCKET_RATE_LIMIT,
+        replay_pages=conf.settings.WEBSOCKET_REPLAY_PAGES,
+        worker=conf.settings.WORKER,
     )
     return _CONFIGS.setdefault(fresh, fresh)
 
 
 class Endpoint:
-    """Override `authenticate`, `verify`, `may_subscribe` and `order_visible`
-    to change who may connect and what they may see. A hook that raises
-    stands for a backing service that is away: the client is told to retry
-    (1013, 503 or an `unavailable` error), never refused for good."""
+    """Who may connect comes from REALTIME_AUTHENTICATE, who may watch
+    `order:<id>` from REALTIME_SUBJECT_VISIBLE; a subclass may also override
+    `authenticate`, `verify`, `may_subscribe` and `order_visible`. A hook that
+    raises (but for AuthenticationFailed, a 4401) stands for a backing service
+    that is away: the client is told to retry (1013, 503 or an `unavailable`
+    error), never refused for good."""
 
     # Which transport this is, on every log line and metric.
     transport: ClassVar[str]
@@ -91,38 +107,32 @@ class Endpoint:
     # Hooks
 
     async def authenticate(self) -> Principal | None:
-        """The principal of a valid token for an active user, or None (4401)."""
-        principal = await self.verify(token_from_scope(self.scope))
+        """Who the connect's scope speaks for (REALTIME_AUTHENTICATE), or None
+        with the reason in `auth_error` (4401)."""
+        return await self.identify(self.scope)
+
+    async def verify(self, token: str) -> Principal | None:
+        """Who an `auth` frame's token speaks for: the same authenticator, given
+        the token as the connection's bearer token."""
+        return await self.identify(with_bearer(self.scope, token))
+
+    async def identify(self, scope: dict[str, Any]) -> Principal | None:
+        try:
+            principal = await auth.authenticate(scope)
+        except AuthenticationFailed as exc:
+            self.auth_error = str(exc) or "unauthorized"
+            return None
         if principal is None:
             self.auth_error = self.auth_error or "unauthorized"
         return principal
-
-    async def verify(self, token: str) -> Principal | None:
-        """The principal `token` stands for, with the staff flag the database
-        holds now, or None with the reason in `auth_error`. Used at connect
-        and for each `auth` frame."""
-        try:
-            principal = verify_token(token)
-        except TokenError as exc:
-            self.auth_error = str(exc)
-            return None
-        standing = await STANDINGS.check(
-            principal.user_id, database_sync_to_async(standings.standing)
-        )
-        if not standing.active:
-            self.auth_error = "unknown or inactive user"
-            return None
-        return dataclasses.replace(principal, staff=standing.staff)
 
     async def may_subscribe(self, scope: Scope) -> bool:
         return scope.kind != "all" or self.principal.staff
 
     async def order_visible(self, order_id: int) -> bool:
-        return bool(
-            await database_sync_to_async(visibility.order_visible)(
-                order_id, self.principal.user_id, self.principal.staff
-            )
-        )
+        """May this connection watch `order:<order_id>` (REALTIME_SUBJECT_VISIBLE)?"""
+        visible = subject_visible()
+        return bool(await database_sync_to_async(visible)(order_id, self.principal))
 
     # Opening
 
@@ -148,7 +158,8 @@ class Endpoint:
             # Named on the close line, even when refused below.
             self.principal = principal
         limits = ConnectionLimits(
-            settings.WEBSOCKET_MAX_CONNECTIONS, settings.WEBSOCKET_MAX_CONNECTIONS_PER_USER
+            conf.settings.WEBSOCKET_MAX_CONNECTIONS,
+            conf.settings.WEBSOCKET_MAX_CONNECTIONS_PER_USER,
         )
         user_id = principal.user_id if principal else 0
         over = limits.refusal(len(hub.subscribers), hub.count_for(user_id))
@@ -175,9 +186,9 @@ class Endpoint:
         hub.register(self)
         revocation.ensure_running(
             hub,
-            STANDINGS,
+            auth.STANDINGS,
             database_sync_to_async(standings.standings),
-            settings.AUTH_RECHECK_INTERVAL,
+            conf.settings.AUTH_RECHECK_INTERVAL,
         )
         self.journal.accepted(self.conn, principal.username, principal.staff, hub.cursor)
         await self.carry_out()

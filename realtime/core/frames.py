@@ -64,7 +64,15 @@ def text(event: Event) -> str:
     if event is _last.event:
         return _last.text
     encoded = protocol.encode(
-        protocol.order_update(event.seq, event.order, event.published_at, event.meta)
+        protocol.event_frame(
+            event.type,
+            event.seq,
+            event.subject,
+            event.version,
+            event.payload,
+            event.published_at,
+            event.meta,
+        )
     )
     _last.event, _last.text = event, encoded
     return encoded

@@ -236,7 +236,7 @@ def welcome(
     heartbeat_timeout: float,
     cursor: int,
     max_lag: int,
-    expires_at: float,
+    expires_at: float | None,
     worker: int,
 ) -> dict[str, Any]:
     return {
@@ -253,7 +253,7 @@ def welcome(
     }
 
 
-def authenticated(expires_at: float, ref: Ref) -> dict[str, Any]:
+def authenticated(expires_at: float | None, ref: Ref) -> dict[str, Any]:
     return _with_ref({"type": "authenticated", "expires_at": expires_at}, ref)
 
 
@@ -293,13 +293,32 @@ def error(code: ErrorCode, detail: str, ref: Ref = None) -> dict[str, Any]:
     return _with_ref({"type": "error", "code": str(code), "detail": detail}, ref)
 
 
-def order_update(
-    seq: int, order: dict[str, Any], published_at: float, meta: dict[str, Any]
+def event_frame(
+    kind: str,
+    seq: int,
+    subject: int,
+    version: int,
+    payload: dict[str, Any],
+    published_at: float,
+    meta: dict[str, Any],
 ) -> dict[str, Any]:
+    """An event as clients get it: `order.update` carries the payload as its
+    `order` (with `id` and `version`); any other type carries `subject`,
+    `version` and `payload`."""
+    if kind == "order.update":
+        return {
+            "type": kind,
+            "seq": seq,
+            "order": payload,
+            "published_at": published_at,
+            "meta": meta,
+        }
     return {
-        "type": "order.update",
+        "type": kind,
         "seq": seq,
-        "order": order,
+        "subject": subject,
+        "version": version,
+        "payload": payload,
         "published_at": published_at,
         "meta": meta,
     }

@@ -11,9 +11,8 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Protocol, runtime_checkable
 
-from realtime.core.auth import Standings
+from realtime.auth.standings import GONE, Standing, Standings
 from realtime.delivery.hub import Hub
-from realtime.orders.standings import GONE, Standing
 
 logger = logging.getLogger("realtime.auth")
 

@@ -7,6 +7,7 @@ down or closing it with 1011."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import daphne.server
@@ -152,3 +153,26 @@ def set_http_idle_timeout(server: Any, seconds: float) -> None:
 def http_channel(protocol: Any) -> Any:
     """The HTTPChannel behind the protocol Twisted's HTTPFactory builds."""
     return protocol._channel
+
+
+def wrap_websocket_close(
+    before_reply: Callable[[Any, dict[str, Any]], None],
+    server_close: Callable[[Any, int | None], None],
+) -> None:
+    """daphne's own WebSocket protocol, as stock `daphne` builds it: each
+    reply passes `before_reply` first (which keeps a close's reason, daphne
+    drops it), and a server close goes through `server_close` (daphne's
+    takes only autobahn's application codes, 1000 and 3000-4999)."""
+    from daphne.ws_protocol import WebSocketProtocol
+
+    if getattr(WebSocketProtocol, "_realtime_adapted", False):
+        return
+    original = WebSocketProtocol.handle_reply
+
+    def handle_reply(self: Any, message: dict[str, Any]) -> None:
+        before_reply(self, message)
+        original(self, message)
+
+    WebSocketProtocol.handle_reply = handle_reply
+    WebSocketProtocol.serverClose = server_close
+    WebSocketProtocol._realtime_adapted = True

@@ -128,7 +128,7 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
     def handle_reply(self, message: dict[str, Any]) -> None:
         kind = message.get("type")
         if kind == "websocket.close":
-            self.close_reason = str(message.get("reason") or "")
+            remember_reason(self, message)
         elif kind == "websocket.http.response.start":
             # The ASGI denial-response extension: the handshake is refused
             # with this status, these headers and the body that follows.
@@ -160,12 +160,7 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
         self.sendData(b"\r\n".join(head) + body)
 
     def serverClose(self, code: int | None = None) -> None:
-        code = 1000 if code is None else code
-        reason = self.close_reason.encode()[:MAX_REASON_BYTES].decode(errors="ignore")
-        if not 1000 < code < 3000:
-            self.sendClose(code=code, reason=reason or None)
-        elif self.state == self.STATE_OPEN:
-            internals.send_close_frame(self, code, reason.encode())
+        server_close(self, code)
 
 
 def share_options(protocol_class: type[OrdersWebSocketProtocol], factory: Any) -> None:
@@ -176,3 +171,26 @@ def share_options(protocol_class: type[OrdersWebSocketProtocol], factory: Any) -
     for name in internals.option_names(protocol_class):
         value = getattr(factory, name)
         setattr(protocol_class, name, staticmethod(value) if callable(value) else value)
+
+
+def server_close(protocol: Any, code: int | None = None) -> None:
+    """Close with any code the protocol defines (1011-1013 included) and the
+    reason the application gave, cut to what a close frame holds."""
+    code = 1000 if code is None else code
+    reason = str(getattr(protocol, "close_reason", "")).encode()[:MAX_REASON_BYTES]
+    text = reason.decode(errors="ignore")
+    if not 1000 < code < 3000:
+        protocol.sendClose(code=code, reason=text or None)
+    elif protocol.state == protocol.STATE_OPEN:
+        internals.send_close_frame(protocol, code, text.encode())
+
+
+def adapt_stock_daphne() -> None:
+    """Under plain `daphne`, which builds its own WebSocket protocol: the same
+    close codes and reasons on the wire as `realtime serve` sends."""
+    internals.wrap_websocket_close(remember_reason, server_close)
+
+
+def remember_reason(protocol: Any, message: dict[str, Any]) -> None:
+    if message.get("type") == "websocket.close":
+        protocol.close_reason = str(message.get("reason") or "")

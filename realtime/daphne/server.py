@@ -24,6 +24,7 @@ from typing import Any
 import daphne.server
 from django.conf import settings
 
+from realtime import conf
 from realtime.daphne import internals
 from realtime.daphne.heads import HeadLimits, LimitedHTTPFactory
 from realtime.daphne.protocol import OrdersWebSocketProtocol, share_options
@@ -205,25 +206,26 @@ def serve(host: str, port: int, fd: int | None = None) -> None:
     server = OrdersServer(
         head_limits=HeadLimits(
             reactor,
-            settings.HTTP_HEADER_TIMEOUT,
-            settings.HTTP_MAX_PENDING_PER_ADDRESS,
-            settings.HTTP_IDLE_TIMEOUT,
+            conf.settings.HTTP_HEADER_TIMEOUT,
+            conf.settings.HTTP_MAX_PENDING_PER_ADDRESS,
+            conf.settings.HTTP_IDLE_TIMEOUT,
         ),
         application=get_default_application(),
         endpoints=[endpoint(host, port, fd)],
         signal_handlers=False,
         action_logger=None,
-        ping_interval=settings.WEBSOCKET_HEARTBEAT_INTERVAL,
+        ping_interval=conf.settings.WEBSOCKET_HEARTBEAT_INTERVAL,
         # The protocol's pings are the backstop for a peer gone half-open; the
         # application's 4408, which says why, comes first.
-        ping_timeout=settings.WEBSOCKET_HEARTBEAT_TIMEOUT + settings.WEBSOCKET_HEARTBEAT_INTERVAL,
-        websocket_max_message_size=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
-        websocket_max_frame_size=settings.WEBSOCKET_MAX_MESSAGE_BYTES,
+        ping_timeout=conf.settings.WEBSOCKET_HEARTBEAT_TIMEOUT
+        + conf.settings.WEBSOCKET_HEARTBEAT_INTERVAL,
+        websocket_max_message_size=conf.settings.WEBSOCKET_MAX_MESSAGE_BYTES,
+        websocket_max_frame_size=conf.settings.WEBSOCKET_MAX_MESSAGE_BYTES,
         # A storm of thousands of connects queues behind the token and user checks.
         websocket_handshake_timeout=15,
-        application_close_timeout=max(1.0, settings.SHUTDOWN_GRACE / 2),
+        application_close_timeout=max(1.0, conf.settings.SHUTDOWN_GRACE / 2),
         ready_callable=lambda: logger.info(
-            "serving on http://%s:%s/ (worker %d)", host, port, settings.WORKER
+            "serving on http://%s:%s/ (worker %d)", host, port, conf.settings.WORKER
         ),
     )
     if settings.SECRET_KEY == settings.DEV_SECRET_KEY:
@@ -234,7 +236,7 @@ def serve(host: str, port: int, fd: int | None = None) -> None:
     # PATCH takes it back a dozen times.
     sys.setswitchinterval(SWITCH_INTERVAL)
     start_hub()
-    drain = Drain(reactor, server, settings.SHUTDOWN_GRACE)
+    drain = Drain(reactor, server, conf.settings.SHUTDOWN_GRACE)
     reactor.callWhenRunning(drain.install)
     if fd is not None:
         reactor.callWhenRunning(watch_supervisor, reactor, drain, os.getppid())
@@ -274,7 +276,7 @@ def configure_protocols(server: Any) -> None:
     server.ws_factory.protocol = OrdersWebSocketProtocol
     # A connection that stops mid-request (a half-sent handshake) is dropped
     # after this much silence instead of holding a socket.
-    internals.set_http_idle_timeout(server, settings.HTTP_IDLE_TIMEOUT)
+    internals.set_http_idle_timeout(server, conf.settings.HTTP_IDLE_TIMEOUT)
     # autobahn fails a protocol error (such as an oversized frame) by dropping
     # TCP; a close frame lets the client see 1009.
     server.ws_factory.setProtocolOptions(failByDrop=False)

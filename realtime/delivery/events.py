@@ -1,5 +1,6 @@
-"""An order event as the hub and connections see it: its routing keys, the
-order as it stood after the change, and the writer's `meta`."""
+"""An event as the hub and connections see it: its routing keys (the subject,
+an order's id, and the owner), its type, the payload (for `order.update`,
+the order as it stood after the change) and the writer's `meta`."""
 
 from __future__ import annotations
 
@@ -7,61 +8,69 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from realtime.orders.models import OrderEvent
+    from realtime.events.models import Event as Row
 
 MESSAGE_TYPE = "order.event"
+ORDER_UPDATE = "order.update"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Event:
     """Compared and hashed by identity: every receiver of one event holds the
-    same object, which is what lets the WebSocket layer frame it once."""
+    same object, which is what lets each transport frame it once."""
 
     seq: int
-    order_id: int
+    subject: int
     owner_id: int
     version: int
     published_at: float
-    order: dict[str, Any]
+    payload: dict[str, Any]
     meta: dict[str, Any]
+    type: str = ORDER_UPDATE
 
     def as_message(self) -> dict[str, Any]:
         return {
             "type": MESSAGE_TYPE,
             "seq": self.seq,
-            "order_id": self.order_id,
+            "subject": self.subject,
             "owner_id": self.owner_id,
             "version": self.version,
             "published_at": self.published_at,
-            "order": self.order,
+            "payload": self.payload,
             "meta": self.meta,
+            "event_type": self.type,
         }
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> Event:
-        order, meta = message["order"], message["meta"]
-        if not isinstance(order, dict) or not isinstance(meta, dict):
-            raise TypeError("an event's order and meta are JSON objects")
+        payload, meta = message["payload"], message["meta"]
+        if not isinstance(payload, dict) or not isinstance(meta, dict):
+            raise TypeError("an event's payload and meta are JSON objects")
+        kind = message.get("event_type", ORDER_UPDATE)
+        if not isinstance(kind, str):
+            raise TypeError("an event's type is a string")
         return cls(
             seq=int(message["seq"]),
-            order_id=int(message["order_id"]),
+            subject=int(message["subject"]),
             owner_id=int(message["owner_id"]),
             version=int(message["version"]),
             published_at=float(message["published_at"]),
-            order=order,
+            payload=payload,
             meta=meta,
+            type=kind,
         )
 
     @classmethod
-    def from_row(cls, row: OrderEvent, published_at: float) -> Event:
+    def from_row(cls, row: Row, published_at: float) -> Event:
         return cls(
             seq=row.seq,
-            order_id=row.order_id,
-            owner_id=row.owner_id,
+            subject=row.subject,
+            owner_id=row.owner,
             version=row.version,
             published_at=published_at,
-            order=row.payload,
+            payload=row.payload,
             meta=row.meta,
+            type=row.type,
         )
 
 

@@ -21,16 +21,16 @@ from typing import Any, ClassVar, Protocol
 
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 
+from realtime import conf
 from realtime.delivery import replay
 from realtime.delivery.events import MESSAGE_TYPE, Event
 from realtime.delivery.publisher import EVENTS_GROUP, layer_call
 from realtime.delivery.recent import RecentEvents
 from realtime.delivery.scopes import Scope
 from realtime.delivery.wheel import TimingWheel, tick_period
+from realtime.events.log import latest_seq
 from realtime.observability import metrics
-from realtime.orders.service import latest_seq
 
 logger = logging.getLogger("realtime.delivery")
 
@@ -246,7 +246,7 @@ class Hub:
         metrics.DELIVERY_LAG.observe(max(0.0, time.time() - event.published_at))
         targets: list[Subscriber] = []
         targets.extend(self._mine.get(event.owner_id, ()))
-        targets.extend(self._orders.get(event.order_id, ()))
+        targets.extend(self._orders.get(event.subject, ()))
         targets.extend(self._all)
         for subscriber in targets:
             subscriber.deliver(event)
@@ -320,7 +320,9 @@ def get_hub() -> Hub:
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
-        hub = Hub(settings.WEBSOCKET_HEARTBEAT_INTERVAL, settings.WEBSOCKET_HEARTBEAT_TIMEOUT)
+        hub = Hub(
+            conf.settings.WEBSOCKET_HEARTBEAT_INTERVAL, conf.settings.WEBSOCKET_HEARTBEAT_TIMEOUT
+        )
         _hubs[loop] = hub
     return hub
 

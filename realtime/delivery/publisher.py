@@ -24,7 +24,7 @@ from realtime.delivery.events import Event
 from realtime.observability import metrics
 
 if TYPE_CHECKING:
-    from realtime.orders.models import OrderEvent
+    from realtime.events.models import Event as Row
 
 logger = logging.getLogger("realtime.delivery")
 
@@ -95,8 +95,8 @@ def publishing_loop() -> asyncio.AbstractEventLoop:
     return hub.hub_loop() or PUBLISHING_LOOP.get()
 
 
-def on_event_committed(sender: object, row: OrderEvent, **kwargs: object) -> None:
-    """The receiver of orders' `event_committed`: runs after the commit, and
+def on_event_committed(sender: object, row: Row, **kwargs: object) -> None:
+    """The receiver of the event log's `event_committed`: runs after the commit, and
     returns once the publish did (or failed, within LAYER_TIMEOUT)."""
     event = Event.from_row(row, published_at=time.time())
     loop = publishing_loop()

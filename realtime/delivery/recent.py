@@ -23,7 +23,7 @@ EVENT_OVERHEAD = 600
 
 
 def cost(event: Event) -> int:
-    return 2 * len(json.dumps(event.order, separators=(",", ":"))) + EVENT_OVERHEAD
+    return 2 * len(json.dumps(event.payload, separators=(",", ":"))) + EVENT_OVERHEAD
 
 
 class RecentEvents:
@@ -71,4 +71,4 @@ class RecentEvents:
         events = self._events[start:]
         if visibility.everything:
             return events
-        return [event for event in events if visibility.admits(event.order_id, event.owner_id)]
+        return [event for event in events if visibility.admits(event.subject, event.owner_id)]

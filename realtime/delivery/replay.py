@@ -11,8 +11,7 @@ from channels.db import DatabaseSyncToAsync
 from realtime.delivery.events import Event, History
 from realtime.delivery.recent import RecentEvents
 from realtime.delivery.scopes import Visibility
-from realtime.orders.service import latest_seq, pruned_through
-from realtime.orders.visibility import events_after
+from realtime.events.log import events_after, latest_seq, pruned_through
 
 # Replays read on a thread of their own, with a database connection of their
 # own: on the thread Django shares between requests and consumers, a customer
@@ -23,7 +22,7 @@ READ_SHARE = 0.25
 READ_REST_MAX = 0.5
 
 
-FIELDS = ("seq", "order_id", "owner_id", "version", "created_at", "payload", "meta")
+FIELDS = ("seq", "subject", "owner", "version", "created_at", "payload", "meta", "type")
 
 
 def fetch_events(
@@ -39,12 +38,12 @@ def fetch_events(
             before=before,
             user_id=visibility.user_id,
             everything=visibility.everything,
-            order_ids=visibility.order_ids,
+            subjects=visibility.order_ids,
             mine=visibility.mine,
         )
     return [
-        Event(seq, order_id, owner_id, version, created.timestamp(), payload, meta)
-        for seq, order_id, owner_id, version, created, payload, meta in rows.values_list(*FIELDS)[
+        Event(seq, subject, owner, version, created.timestamp(), payload, meta, kind)
+        for seq, subject, owner, version, created, payload, meta, kind in rows.values_list(*FIELDS)[
             :limit
         ]
     ]

@@ -217,62 +217,78 @@ class ReportingFileHandler(logging.handlers.RotatingFileHandler):
 
 
 def configure(options: dict[str, Any]) -> None:
-    """Django's LOGGING_CONFIG hook; `options` is settings.LOGGING."""
-    log_dir = Path(options["log_dir"])
+    """Django's LOGGING_CONFIG hook for the demo project; `options` is its
+    settings.LOGGING. The package's loggers, and Django's, daphne's and
+    django-axes' at the levels the project wants."""
+    config = package_config(Path(options["log_dir"]), options.get("format"), options.get("level"))
+    config["loggers"].update(
+        {
+            "django": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
+            # 4xx answers are the client's doing and already carry a JSON body.
+            "django.request": {"level": "ERROR", "filters": ["unavailable"]},
+            "daphne": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
+            # django-axes logs every failed sign-in at WARNING; the API logs the lockout.
+            "axes": {"handlers": ["websocket_file", "console"], "level": "ERROR"},
+        }
+    )
+    logging.config.dictConfig(config)
+
+
+def ensure_configured() -> None:
+    """The package's loggers for a host project that has not configured them:
+    websocket.log under the LOG_DIR setting, as `realtime serve` writes it,
+    whoever serves the application."""
+    if logging.getLogger("realtime").handlers:
+        return
+    from realtime.conf import settings
+
+    config = package_config(Path(settings.LOG_DIR), settings.LOG_FORMAT, settings.LOG_LEVEL)
+    logging.config.dictConfig(config)
+
+
+def package_config(log_dir: Path, format_name: str | None, level: str | None) -> dict[str, Any]:
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
         with (log_dir / "websocket.log").open("a", encoding="utf-8"):
             pass
     except OSError as exc:
         raise LogDirError(f"LOG_DIR {log_dir} is not writable: {exc.strerror or exc}") from None
-    formatter = "json" if options.get("format") == "json" else "text"
-    level = options.get("level", "INFO")
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "filters": {
-                "redact": {"()": RedactingFilter},
-                # One per handler: a shared one would pass a warning to the
-                # first handler and drop it from the second as a repeat.
-                "file_repeats": {"()": RepeatFilter},
-                "console_repeats": {"()": RepeatFilter},
-                "unavailable": {"()": UnavailableAnswerFilter},
-                "client_fault": {"()": ClientFaultFilter},
+    formatter = "json" if format_name == "json" else "text"
+    level = level or "INFO"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {
+            "redact": {"()": RedactingFilter},
+            # One per handler: a shared one would pass a warning to the
+            # first handler and drop it from the second as a repeat.
+            "file_repeats": {"()": RepeatFilter},
+            "console_repeats": {"()": RepeatFilter},
+            "unavailable": {"()": UnavailableAnswerFilter},
+            "client_fault": {"()": ClientFaultFilter},
+        },
+        "formatters": {
+            "text": {"()": TextFormatter},
+            "json": {"()": JsonFormatter},
+        },
+        "handlers": {
+            "websocket_file": {
+                "()": ReportingFileHandler,
+                "filename": str(log_dir / "websocket.log"),
+                "maxBytes": 20 * 1024 * 1024,
+                "backupCount": 5,
+                "encoding": "utf-8",
+                "formatter": formatter,
+                "filters": ["client_fault", "redact", "file_repeats"],
             },
-            "formatters": {
-                "text": {"()": TextFormatter},
-                "json": {"()": JsonFormatter},
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": formatter,
+                "filters": ["client_fault", "redact", "console_repeats"],
             },
-            "handlers": {
-                "websocket_file": {
-                    "()": ReportingFileHandler,
-                    "filename": str(log_dir / "websocket.log"),
-                    "maxBytes": 20 * 1024 * 1024,
-                    "backupCount": 5,
-                    "encoding": "utf-8",
-                    "formatter": formatter,
-                    "filters": ["client_fault", "redact", "file_repeats"],
-                },
-                "console": {
-                    "class": "logging.StreamHandler",
-                    "formatter": formatter,
-                    "filters": ["client_fault", "redact", "console_repeats"],
-                },
-            },
-            "loggers": {
-                "realtime": {"handlers": ["websocket_file", "console"], "level": level},
-                "realtime.http": {
-                    "handlers": ["console"],
-                    "level": level,
-                    "propagate": False,
-                },
-                "django": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
-                # 4xx answers are the client's doing and already carry a JSON body.
-                "django.request": {"level": "ERROR", "filters": ["unavailable"]},
-                "daphne": {"handlers": ["websocket_file", "console"], "level": "WARNING"},
-                # django-axes logs every failed sign-in at WARNING; the API logs the lockout.
-                "axes": {"handlers": ["websocket_file", "console"], "level": "ERROR"},
-            },
-        }
-    )
+        },
+        "loggers": {
+            "realtime": {"handlers": ["websocket_file", "console"], "level": level},
+            "realtime.http": {"handlers": ["console"], "level": level, "propagate": False},
+        },
+    }

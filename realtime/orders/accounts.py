@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 
+from realtime.auth.tokens import issue_token
 from realtime.orders import service
-from realtime.tokens import issue_token
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = (("alice", False), ("bob", False), ("kitchen", True))

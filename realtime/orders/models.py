@@ -31,38 +31,3 @@ class Order(models.Model):
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
         }
-
-
-class OrderEvent(models.Model):
-    """One row per order change, written in the order's transaction (the outbox).
-
-    `seq` is assigned in commit order, so a cursor never skips a late commit.
-    """
-
-    seq = models.BigAutoField(primary_key=True)
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
-    owner_id = models.BigIntegerField()
-    version = models.PositiveIntegerField()
-    payload = models.JSONField()
-    meta = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["seq"]
-        indexes = [models.Index(fields=["owner_id", "seq"], name="event_owner_seq")]
-
-    def as_update(self) -> dict[str, Any]:
-        """The event as `GET /api/events/` lists it: an `order.update` frame."""
-        return {
-            "type": "order.update",
-            "seq": self.seq,
-            "order": self.payload,
-            "published_at": self.created_at.timestamp(),
-            "meta": self.meta,
-        }
-
-
-class EventLogState(models.Model):
-    """A single row: the highest seq that pruning has removed."""
-
-    pruned_through = models.BigIntegerField(default=0)

@@ -1,25 +1,18 @@
-"""Writing orders: every change bumps the version and appends its event in the
-same transaction, then announces it after commit (docs/guarantees.md)."""
+"""Writing the demo's orders: every change bumps the version and publishes its
+event in the same transaction (`realtime.publish`, docs/guarantees.md)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
-from django.db.models import Max
-from django.utils import timezone
+from django.db import transaction
 
-from realtime.orders.models import EventLogState, Order, OrderEvent
-from realtime.orders.signals import event_committed
+from realtime.events.publishing import check_meta, check_text, publish
+from realtime.orders.models import Order
 from realtime.orders.states import Status, allowed_next, can_transition
 
-MAX_META_BYTES = 256
-# Any constant works: it only has to be the same for every writer.
-EVENT_SEQ_LOCK = 0x6F726465
+__all__ = ["TransitionError", "change_status", "check_text", "create_order"]
 
 
 class TransitionError(Exception):
@@ -32,62 +25,10 @@ class TransitionError(Exception):
         )
 
 
-def check_text(text: str) -> str:
-    """Text every database stores and every client decodes: PostgreSQL refuses
-    NUL, and a lone surrogate has no UTF-8 encoding."""
-    if "\x00" in text:
-        raise ValueError("text must not contain NUL characters")
-    try:
-        text.encode()
-    except UnicodeEncodeError as exc:
-        raise ValueError("text must be valid Unicode (no lone surrogates)") from exc
-    return text
-
-
-def _texts(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield str(key)
-            yield from _texts(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _texts(item)
-
-
-def check_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
-    meta = meta or {}
-    try:
-        encoded = json.dumps(meta, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (ValueError, RecursionError) as exc:
-        raise ValueError("meta must be plain JSON without NaN or infinite numbers") from exc
-    # The strings themselves, not `encoded`: json.dumps escapes NUL.
-    for text in _texts(meta):
-        check_text(text)
-    if len(encoded.encode()) > MAX_META_BYTES:
-        raise ValueError(f"meta must encode to at most {MAX_META_BYTES} bytes")
-    return meta
-
-
-def _lock_event_sequence() -> None:
-    """Serialise seq assignment with commit on PostgreSQL; SQLite's write lock already does."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_SEQ_LOCK])
-
-
-def _append_event(order: Order, meta: dict[str, Any]) -> OrderEvent:
-    _lock_event_sequence()
-    event = OrderEvent.objects.create(
-        order=order,
-        owner_id=order.owner_id,
-        version=order.version,
-        payload=order.as_dict(),
-        meta=meta,
+def _publish(order: Order, meta: dict[str, Any]) -> None:
+    publish(
+        order.pk, owner=order.owner_id, payload=order.as_dict(), version=order.version, meta=meta
     )
-    transaction.on_commit(lambda: event_committed.send(sender=OrderEvent, row=event), robust=True)
-    return event
 
 
 def create_order(
@@ -96,7 +37,7 @@ def create_order(
     meta = check_meta(meta)
     with transaction.atomic():
         order = Order.objects.create(owner=owner, items=items)
-        _append_event(order, meta)
+        _publish(order, meta)
     return order
 
 
@@ -123,34 +64,5 @@ def change_status(
         order.status = status
         order.version += 1
         order.save(update_fields=["status", "version", "updated_at"])
-        _append_event(order, meta)
+        _publish(order, meta)
     return order
-
-
-def latest_seq() -> int:
-    return OrderEvent.objects.aggregate(m=Max("seq"))["m"] or 0
-
-
-def pruned_through() -> int:
-    state = EventLogState.objects.filter(pk=1).first()
-    return state.pruned_through if state else 0
-
-
-def prune_events(retention_seconds: int) -> int:
-    """Delete events older than the retention; returns how many went."""
-    cutoff = timezone.now() - timedelta(seconds=retention_seconds)
-    with transaction.atomic():
-        doomed = OrderEvent.objects.filter(created_at__lt=cutoff)
-        highest = doomed.aggregate(m=Max("seq"))["m"]
-        if highest is None:
-            return 0
-        # Never delete the newest event: it carries the cursor a fresh client starts from.
-        newest = latest_seq()
-        highest = min(highest, newest - 1)
-        if highest <= 0:
-            return 0
-        deleted, _ = OrderEvent.objects.filter(seq__lte=highest).delete()
-        state, _ = EventLogState.objects.select_for_update().get_or_create(pk=1)
-        state.pruned_through = max(state.pruned_through, highest)
-        state.save()
-    return deleted

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from realtime.orders.models import Order, OrderEvent
+from realtime.auth.principal import Principal
+from realtime.orders.models import Order
 
 
 def visible_orders(user_id: int, staff: bool) -> QuerySet[Order]:
@@ -16,23 +17,6 @@ def order_visible(order_id: int, user_id: int, staff: bool) -> bool:
     return visible_orders(user_id, staff).filter(pk=order_id).exists()
 
 
-def events_after(
-    after: int,
-    *,
-    before: int | None = None,
-    user_id: int | None = None,
-    everything: bool = True,
-    order_ids: frozenset[int] = frozenset(),
-    mine: bool = True,
-) -> QuerySet[OrderEvent]:
-    """Events with `after` < seq (< `before`) in seq order: all of them, or
-    those of `order_ids` and (with `mine`) of orders `user_id` owns."""
-    rows = OrderEvent.objects.filter(seq__gt=after)
-    if before is not None:
-        rows = rows.filter(seq__lt=before)
-    if not everything:
-        condition = Q(order_id__in=order_ids)
-        if mine and user_id is not None:
-            condition |= Q(owner_id=user_id)
-        rows = rows.filter(condition)
-    return rows.order_by("seq")
+def order_visible_to(order_id: int, principal: Principal) -> bool:
+    """REALTIME_SUBJECT_VISIBLE for the demo: may `principal` watch `order:<id>`?"""
+    return order_visible(order_id, principal.user_id, principal.staff)

@@ -68,7 +68,7 @@ class StreamSender(Sender):
             stream.on_resume(self.flush)
 
     def encode(self, item: str | Event) -> bytes:
-        return wire.order_update(item) if isinstance(item, Event) else wire.frame(item)
+        return wire.event_frame(item) if isinstance(item, Event) else wire.frame(item)
 
     def message(self, item: str | Event) -> dict[str, Any]:
         return {"type": "http.response.body", "body": self.encode(item), "more_body": True}

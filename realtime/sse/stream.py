@@ -18,9 +18,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from realtime.auth.principal import Principal
+from realtime.auth.scope import header, query_params
 from realtime.codes import CloseCode, ErrorCode
 from realtime.core import protocol
-from realtime.core.auth import header, query_params
 from realtime.core.connection import UNAVAILABLE, Admission, Close, Note
 from realtime.core.endpoint import ANONYMOUS, Endpoint
 from realtime.core.journal import Journal
@@ -29,7 +30,6 @@ from realtime.delivery.scopes import Scope
 from realtime.observability.logging import LIFECYCLE_LOGGER
 from realtime.sse import wire
 from realtime.sse.sending import StreamSender
-from realtime.tokens import Principal
 
 logger = logging.getLogger(LIFECYCLE_LOGGER)
 

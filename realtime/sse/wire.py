@@ -51,5 +51,5 @@ def close(code: int, reason: str) -> bytes:
     return event("close", text)
 
 
-# An event's `order.update`, built once for every stream.
-order_update = Encoder(lambda e, text: event("order.update", text, e.seq))
+# An event (`order.update`, or a type of the host's), built once for every stream.
+event_frame = Encoder(lambda e, text: event(e.type, text, e.seq))

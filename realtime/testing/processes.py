@@ -134,7 +134,11 @@ class Daphne:
 
     def start(self, timeout: float = 30) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        # Every server a test starts migrates its database, whatever its settings.
         command = [sys.executable, "-m", "realtime.cli", "serve", "--port", str(self.port)]
+        command.append("--migrate")
+        # Every server a test starts migrates its database, whatever its settings.
+        command.append("--migrate")
         if self.workers > 1:
             command += ["--workers", str(self.workers)]
         with self.output.open("ab") as out:

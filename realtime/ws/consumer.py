@@ -13,8 +13,8 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
+from realtime.auth.scope import query_params
 from realtime.codes import CloseCode
-from realtime.core.auth import query_params
 from realtime.core.connection import Close
 from realtime.core.endpoint import ANONYMOUS, Endpoint
 from realtime.core.journal import Journal

@@ -8,10 +8,10 @@ import pytest
 @pytest.fixture(autouse=True)
 def forget_users() -> Iterator[None]:
     """Each test's users start unknown: ids repeat once a test's rows roll back."""
-    from realtime.core import endpoint
+    from realtime import auth
     from realtime.orders import api
 
     yield
     api.STANDINGS.clear()
     api.ORDER_RATE.clear()
-    endpoint.STANDINGS.clear()
+    auth.STANDINGS.clear()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client, RequestFactory
 
-from realtime import errors
+from realtime import conf, errors
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_wrong_method_is_a_json_405_with_allow() -> None:
 
 def logged_during(action: Callable[[], object]) -> list[str]:
     """The websocket.log lines `action` wrote."""
-    log = settings.LOG_DIR / "websocket.log"
+    log = Path(conf.settings.LOG_DIR) / "websocket.log"
     before = log.stat().st_size if log.exists() else 0
     action()
     with log.open(encoding="utf-8") as lines:

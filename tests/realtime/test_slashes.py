@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from realtime.tokens import issue_token
+from realtime.auth.tokens import issue_token
 
 pytestmark = pytest.mark.django_db
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from realtime.auth.principal import Principal
 from realtime.codes import CloseCode, ErrorCode
 from realtime.core.connection import (
     Admission,
@@ -28,7 +29,6 @@ from realtime.core.connection import (
 from realtime.core.limits import Limit
 from realtime.delivery.events import Event, History
 from realtime.delivery.scopes import ALL, MINE, Scope
-from realtime.tokens import Principal
 
 STAFF = Principal(1, "kitchen", True, expires_at=10_000.0)
 ALICE = Principal(2, "alice", False, expires_at=10_000.0)

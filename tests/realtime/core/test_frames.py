@@ -22,7 +22,7 @@ def test_an_event_becomes_an_order_update_frame() -> None:
     assert json.loads(text) == {
         "type": "order.update",
         "seq": 7,
-        "order": e.order,
+        "order": e.payload,
         "published_at": 1.5,
         "meta": {"by": "kitchen"},
     }

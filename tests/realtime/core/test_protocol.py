@@ -101,10 +101,26 @@ def test_welcome_has_every_documented_field() -> None:
 
 def test_order_update_encodes_compactly() -> None:
     """order.update is encoded once, compact, with seq, order, published_at and meta."""
-    text = protocol.encode(protocol.order_update(5, {"id": 1}, 10.5, {"k": "é"}))
+    text = protocol.encode(
+        protocol.event_frame("order.update", 5, 1, 2, {"id": 1}, 10.5, {"k": "é"})
+    )
     assert text == (
         '{"type":"order.update","seq":5,"order":{"id":1},"published_at":10.5,"meta":{"k":"\\u00e9"}}'
     )
+
+
+def test_another_type_carries_its_subject_version_and_payload() -> None:
+    """A host's own event type goes out with `subject`, `version` and `payload`."""
+    frame = protocol.event_frame("shipment.update", 6, 9, 3, {"carrier": "x"}, 1.0, {})
+    assert frame == {
+        "type": "shipment.update",
+        "seq": 6,
+        "subject": 9,
+        "version": 3,
+        "payload": {"carrier": "x"},
+        "published_at": 1.0,
+        "meta": {},
+    }
 
 
 def test_encoded_frames_are_ascii_even_with_lone_surrogates() -> None:

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from realtime.delivery.events import Event
 from realtime.delivery.hub import Hub, get_hub, hub_loop
 from realtime.delivery.scopes import MINE, Scope
+from realtime.events.log import latest_seq
 from realtime.orders import service
 from realtime.orders.states import Status
 
@@ -46,7 +47,7 @@ def make_events(count: int) -> tuple[int, list[int]]:
     statuses = [Status.CONFIRMED, Status.PREPARING, Status.READY, Status.DELIVERED]
     for status in statuses[: count - 1]:
         service.change_status(order.pk, status)
-    return owner.pk, list(service.latest_seq() - i for i in reversed(range(count)))
+    return owner.pk, list(latest_seq() - i for i in reversed(range(count)))
 
 
 async def test_a_gap_is_filled_from_the_database_before_the_newer_event() -> None:

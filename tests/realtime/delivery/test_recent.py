@@ -12,7 +12,7 @@ from realtime.delivery.scopes import Visibility
 def event(seq: int, order_id: int = 1, owner_id: int = 1) -> Event:
     """Orders of one size, so a byte budget holds a known number of events."""
     order = {"seq": f"{seq:06d}"}
-    return Event(seq, order_id, owner_id, seq, published_at=0.0, order=order, meta={})
+    return Event(seq, order_id, owner_id, seq, published_at=0.0, payload=order, meta={})
 
 
 def test_a_resume_inside_the_window_gets_every_later_event() -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from realtime.auth.principal import Principal
 from realtime.client.eventstream import EventStreamDecoder
 from realtime.core.connection import Config, Connection
 from realtime.core.journal import Journal
 from realtime.delivery.events import Event
 from realtime.sse.sending import StreamSender
-from realtime.tokens import Principal
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -12,10 +12,10 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
+from realtime.auth.tokens import issue_token
 from realtime.client.eventstream import EventStreamDecoder, ServerEvent
 from realtime.delivery.hub import get_hub
 from realtime.sse.stream import OrdersStream
-from realtime.tokens import issue_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 

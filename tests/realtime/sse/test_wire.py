@@ -17,7 +17,7 @@ def decode(data: bytes) -> list[tuple[str, str, str | None]]:
 def test_an_order_update_carries_its_seq_as_the_event_id() -> None:
     """`id:` is the seq, `event:` the frame's type, `data:` the same JSON a WebSocket gets."""
     event = Event(7, 1, 2, 3, 1.5, {"id": 1, "version": 3}, {})
-    [(kind, data, event_id)] = decode(wire.order_update(event))
+    [(kind, data, event_id)] = decode(wire.event_frame(event))
     assert (kind, event_id) == ("order.update", "7")
     assert json.loads(data) == {
         "type": "order.update",

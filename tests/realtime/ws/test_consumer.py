@@ -14,10 +14,10 @@ from django.contrib.auth import get_user_model
 from prometheus_client import REGISTRY
 
 from realtime.asgi import application
+from realtime.auth.tokens import issue_token
 from realtime.delivery.hub import get_hub
 from realtime.orders import service
 from realtime.orders.states import Status
-from realtime.tokens import issue_token
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 

@@ -1,38 +1,56 @@
+"""Users' standings (`realtime/auth/standings.py`): read from the database,
+remembered for the recheck interval, bounded in size."""
+
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Iterable
-from typing import Any
 
-from realtime.core.auth import Standings, origin_allowed, token_from_scope
-from realtime.orders.standings import Standing
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-HOSTS = ["localhost", "127.0.0.1", "[::1]"]
-
-
-def scope(query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
-    return {"query_string": query, "headers": headers or []}
-
-
-def test_token_from_query_or_bearer_header() -> None:
-    """The query token wins; otherwise Authorization: Bearer; otherwise empty."""
-    assert token_from_scope(scope(b"token=abc&since=3")) == "abc"
-    assert token_from_scope(scope(headers=[(b"authorization", b"Bearer xyz")])) == "xyz"
-    assert token_from_scope(scope(headers=[(b"authorization", b"Basic xyz")])) == ""
-    assert token_from_scope(scope()) == ""
-
-
-def test_origin_must_be_an_allowed_host() -> None:
-    """No Origin passes; a browser Origin must name one of ALLOWED_HOSTS."""
-    assert origin_allowed(scope(), HOSTS)
-    assert origin_allowed(scope(headers=[(b"origin", b"http://localhost:8000")]), HOSTS)
-    assert origin_allowed(scope(headers=[(b"origin", b"http://[::1]:8000")]), HOSTS)
-    assert not origin_allowed(scope(headers=[(b"origin", b"https://evil.example")]), HOSTS)
-    assert not origin_allowed(scope(headers=[(b"origin", b"null")]), HOSTS)
-
+from realtime.auth.standings import RecentStandings, RememberedStandings, Standing, Standings
 
 ACTIVE = Standing(active=True, staff=False)
+
+
+def test_standings_are_remembered_for_the_ttl_only() -> None:
+    """A standing is known until the TTL passes, then looked up again."""
+    users = RememberedStandings(ttl=5.0)
+    assert users.known(1, now=100.0) is None
+    users.remember(1, ACTIVE, now=100.0)
+    assert users.known(1, now=104.9) == ACTIVE
+    assert users.known(1, now=105.1) is None
+
+
+def test_standings_stay_bounded() -> None:
+    """Past its size the cache forgets, so a flood of ids cannot grow it without bound."""
+    users = RememberedStandings(ttl=5.0, size=3)
+    for user_id in range(10):
+        users.remember(user_id, ACTIVE, now=0.0)
+    assert len(users._known) <= 3
+    assert users.known(9, now=1.0) == ACTIVE
+
+
+@pytest.mark.django_db
+def test_an_http_standing_costs_one_query_while_it_is_fresh() -> None:
+    """Three lookups of one user within the TTL make one query; a demotion shows after it."""
+    user = get_user_model().objects.create_user("alice", is_staff=True)
+    recent = RecentStandings(ttl=60.0)
+    with CaptureQueriesContext(connection) as queries:
+        answers = [recent.get(user.pk) for _ in range(3)]
+    assert answers == [Standing(active=True, staff=True)] * 3
+    assert len(queries) == 1
+    user.is_staff = False
+    user.save()
+    assert recent.get(user.pk).staff is True
+    recent.clear()
+    assert recent.get(user.pk) == Standing(active=True, staff=False)
+
+
 INACTIVE = Standing(active=False, staff=False)
 
 

@@ -4,9 +4,10 @@ their token, and remembered for at most AUTH_RECHECK_INTERVAL
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
@@ -83,3 +84,43 @@ class RecentStandings(RememberedStandings):
         with self._lock:
             self.remember(user_id, found, now)
         return found
+
+
+class Standings(RememberedStandings):
+    """Remembers a user's standing (active, staff) for `ttl` seconds, so a
+    reconnect storm costs one database lookup per user instead of one per
+    connection, and a deactivated or demoted user is noticed within `ttl`
+    (AUTH_RECHECK_INTERVAL)."""
+
+    def __init__(self, ttl: float, size: int = 100_000) -> None:
+        super().__init__(ttl, size)
+        self._pending: dict[int, asyncio.Future[Standing]] = {}
+
+    async def check(self, user_id: int, lookup: Callable[[int], Awaitable[Standing]]) -> Standing:
+        """The user's standing: remembered, or looked up once for every
+        connection asking meanwhile (a storm's first thousand connects would
+        otherwise each miss the cache and queue a query of their own)."""
+        known = self.known(user_id, time.monotonic())
+        if known is not None:
+            return known
+        pending = self._pending.get(user_id)
+        if pending is None:
+            pending = asyncio.ensure_future(lookup(user_id))
+            self._pending[user_id] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(user_id, None))
+        # Shielded: one asker going away must not cancel the others' answer.
+        standing = await asyncio.shield(pending)
+        self.remember(user_id, standing, time.monotonic())
+        return standing
+
+    async def refresh(
+        self,
+        user_ids: Iterable[int],
+        lookup: Callable[[Iterable[int]], Awaitable[dict[int, Standing]]],
+    ) -> dict[int, Standing]:
+        """Look every one of `user_ids` up again, in one batch."""
+        fresh = await lookup(tuple(user_ids))
+        now = time.monotonic()
+        for user_id, standing in fresh.items():
+            self.remember(user_id, standing, now)
+        return fresh

@@ -6,22 +6,14 @@ database."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import jwt
 from django.conf import settings
 
+from realtime import conf
+from realtime.auth.principal import Principal
+
 ALGORITHM = "HS256"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who a verified token speaks for."""
-
-    user_id: int
-    username: str
-    staff: bool
-    expires_at: float
 
 
 class TokenError(Exception):
@@ -30,7 +22,7 @@ class TokenError(Exception):
 
 def issue_token(user_id: int, username: str, staff: bool, ttl: int | None = None) -> str:
     now = int(time.time())
-    lifetime = min(settings.TOKEN_TTL if ttl is None else ttl, settings.TOKEN_MAX_TTL)
+    lifetime = min(conf.settings.TOKEN_TTL if ttl is None else ttl, conf.settings.TOKEN_MAX_TTL)
     claims = {"sub": str(user_id), "name": username, "staff": staff, "iat": now}
     claims["exp"] = now + lifetime
     return jwt.encode(claims, settings.SECRET_KEY, algorithm=ALGORITHM)
@@ -52,7 +44,7 @@ def verify_token(token: str) -> Principal:
         raise TokenError("invalid token") from exc
     try:
         user_id = int(claims["sub"])
-        expires_at = min(float(claims["exp"]), float(claims["iat"]) + settings.TOKEN_MAX_TTL)
+        expires_at = min(float(claims["exp"]), float(claims["iat"]) + conf.settings.TOKEN_MAX_TTL)
     except (TypeError, ValueError) as exc:
         raise TokenError("invalid token claims") from exc
     if expires_at <= time.time():
