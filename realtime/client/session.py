@@ -25,13 +25,15 @@ DEFAULT_MAX_LAG = 1000
 
 @dataclass(frozen=True)
 class Update:
-    """A newer version of an order."""
+    """A newer version of an order (or, for a host's own event `type`, the
+    event's `payload` with its `id` and `version`)."""
 
     seq: int
     order: dict[str, Any]
     meta: dict[str, Any]
     published_at: float
     received_at: float
+    type: str = "order.update"
 
 
 @dataclass
@@ -134,6 +136,8 @@ class Session:
         try:
             if kind == "order.update":
                 self._update(frame, now, step)
+            elif "subject" in frame and "seq" in frame and "payload" in frame:
+                self._event(frame, now, step)
             elif kind == "heartbeat":
                 step.send.append(self.ack(ts=frame.get("ts")))
             elif kind == "welcome":
@@ -189,6 +193,35 @@ class Session:
         mark = max(cursor, self.high_water)
         self.cursor = max(self.cursor or 0, mark)
         self.last_seq = max(self.last_seq, mark)
+
+    def _event(self, frame: dict[str, Any], now: float, step: Step) -> None:
+        """A host's own event type: passed on in seq order, no version store."""
+        seq = int(frame["seq"])
+        if seq <= self.last_seq:
+            self.stats.violations.append(
+                f"conn {self.connection_id}: seq {seq} after {self.last_seq}"
+            )
+        self.high_water = max(self.high_water, seq)
+        self.last_seq = max(self.last_seq, seq)
+        self.cursor = max(self.cursor or 0, seq)
+        payload = {
+            **frame["payload"],
+            "id": int(frame["subject"]),
+            "version": int(frame["version"]),
+        }
+        step.updates.append(
+            Update(
+                seq=seq,
+                order=payload,
+                meta=frame.get("meta") or {},
+                published_at=float(frame.get("published_at", 0.0)),
+                received_at=now,
+                type=str(frame["type"]),
+            )
+        )
+        self.unacked += 1
+        if self.unacked >= self.ack_every:
+            step.send.append(self.ack())
 
     def _update(self, frame: dict[str, Any], now: float, step: Step) -> None:
         seq, order = int(frame["seq"]), frame["order"]

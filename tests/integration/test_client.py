@@ -194,3 +194,20 @@ async def test_watch_cli_streams_with_transport_sse(server: Daphne) -> None:
     finally:
         watcher.terminate()
         await asyncio.wait_for(watcher.wait(), 10)
+
+
+async def test_a_token_provider_is_asked_at_every_connect(server: Daphne) -> None:
+    """A callable instead of a token: called for the first connect and again after a drop."""
+    tokens = await asyncio.to_thread(seed_tokens, server)
+    asked: list[int] = []
+
+    async def provider() -> str:
+        asked.append(len(asked))
+        return tokens["alice"]
+
+    client = OrdersClient(server.http, provider, refresh_path=None, snapshot_path=None)
+    async with client:
+        await first_connected(client)
+        await client.drop()
+        await first_connected(client)
+    assert len(asked) == 2

@@ -145,3 +145,26 @@ def test_the_token_is_renewed_well_before_it_expires() -> None:
     assert session.renew_at(now=3595.0) == 3595.0
     assert session.receive(frame("authenticated", expires_at=7200.0), now=3595.0).authenticated
     assert session.expires_at == 7200.0
+
+
+def test_a_hosts_own_event_type_passes_through_in_seq_order() -> None:
+    """An event of another type is handed on with its payload, id and version, and moves
+    the cursor like an order update."""
+    session = Session(since=4)
+    frame = {
+        "type": "shipment.update",
+        "seq": 5,
+        "subject": 9,
+        "version": 2,
+        "payload": {"carrier": "x"},
+        "published_at": 1.0,
+        "meta": {},
+    }
+    step = session.receive(json.dumps(frame), 2.0)
+    [update] = step.updates
+    assert (update.type, update.order) == (
+        "shipment.update",
+        {"carrier": "x", "id": 9, "version": 2},
+    )
+    assert session.cursor == 5
+    assert session.store.orders == {}
