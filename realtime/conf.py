@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Setting] = {
     "TOKEN_TTL": Setting(3600, help="seconds a token issued by the package lives"),
     "TOKEN_MAX_TTL": Setting(86400, help="the longest token lifetime issued or accepted"),
     "AUTH_RECHECK_INTERVAL": Setting(30.0, help="seconds between re-checks of open connections"),
+    "SESSION_MAX_AGE": Setting(
+        604800, help="seconds a sign-in lasts through every refresh of its tokens"
+    ),
     "LOG_DIR": Setting("logs", help="where websocket.log is written"),
     "LOG_FORMAT": Setting("text", help="text or json"),
     "LOG_LEVEL": Setting("INFO"),

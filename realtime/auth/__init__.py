@@ -29,6 +29,7 @@ from realtime.conf import settings
 __all__ = ["AuthenticationFailed", "Principal", "authenticate", "jwt", "session"]
 
 STANDINGS = standings.Standings(ttl=settings.AUTH_RECHECK_INTERVAL)
+SIGNED_OUT = "signed out: sign in again"
 
 
 async def jwt(scope: dict[str, Any]) -> Principal | None:

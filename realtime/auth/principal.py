@@ -9,13 +9,17 @@ from dataclasses import dataclass
 class Principal:
     """A user the server may stream to: their id (the `mine` scope), the name
     on their log lines, whether they are staff (the `all` scope), and when
-    their credential expires (epoch seconds; None for never, as a session
-    cookie may): the connection closes with 4401 then."""
+    their credential expires (epoch seconds; None for never): the connection
+    closes with 4401 then, as it does once the user's `credential` (a
+    password change, a sign-out everywhere) is no longer theirs.
+    `signed_in_at` is when the session behind a token began."""
 
     user_id: int
     username: str
     staff: bool
     expires_at: float | None = None
+    credential: str | None = None
+    signed_in_at: float | None = None
 
 
 class AuthenticationFailed(Exception):

@@ -1,6 +1,11 @@
-"""Whether a user is active and staff, read from the database, not from
-their token, and remembered for at most AUTH_RECHECK_INTERVAL
-(docs/guarantees.md)."""
+"""Whether a user is active and staff, and which credential they hold now,
+read from the database, not from their token, and remembered for at most
+AUTH_RECHECK_INTERVAL (docs/guarantees.md).
+
+The credential is a digest of the user's password hash and of their
+sign-out count: a password change or a "sign out everywhere" (and a
+deactivation, which counts as one) changes it, and every token and
+connection that carries the old one ends."""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import NamedTuple
 
 from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Subquery
+from django.utils.crypto import salted_hmac
 
 
 class Standing(NamedTuple):
@@ -18,6 +25,7 @@ class Standing(NamedTuple):
 
     active: bool
     staff: bool
+    credential: str = ""
 
 
 GONE = Standing(active=False, staff=False)
@@ -25,17 +33,32 @@ GONE = Standing(active=False, staff=False)
 STANDING_BATCH = 500
 
 
+def credential_of(password: str, signed_out: int) -> str:
+    """A digest that changes with the password hash and the sign-out count."""
+    digest = salted_hmac("realtime.auth.credential", f"{password}:{signed_out}").hexdigest()
+    return digest[:24]
+
+
 def standings(user_ids: Iterable[int]) -> dict[int, Standing]:
-    """Every user's standing, in one query per 500 users; a deleted user is GONE."""
+    """Every user's standing, in one query per 500 users; a deleted user is GONE.
+    A user model without `is_active` or `is_staff` counts as active, not staff."""
+    from realtime.events.models import Credential
+
     wanted = sorted(set(user_ids))
     found = dict.fromkeys(wanted, GONE)
-    users = get_user_model().objects
+    model = get_user_model()
+    names = {field.name for field in model._meta.get_fields()}
+    columns = ["pk", *(name for name in ("is_active", "is_staff", "password") if name in names)]
+    signed_out = Credential.objects.filter(user_id=OuterRef("pk")).values("signed_out")[:1]
     for start in range(0, len(wanted), STANDING_BATCH):
         batch = wanted[start : start + STANDING_BATCH]
-        for pk, active, staff in users.filter(pk__in=batch).values_list(
-            "pk", "is_active", "is_staff"
-        ):
-            found[pk] = Standing(bool(active), bool(staff))
+        rows = model.objects.filter(pk__in=batch).annotate(signed_out=Subquery(signed_out))
+        for row in rows.values(*columns, "signed_out"):
+            found[row["pk"]] = Standing(
+                bool(row.get("is_active", True)),
+                bool(row.get("is_staff", False)),
+                credential_of(str(row.get("password", "")), row["signed_out"] or 0),
+            )
     return found
 
 

@@ -94,6 +94,8 @@ class CheckScope:
     ref: Ref = None
     since: int | None = None
     from_url: bool = False
+    # Asked again for a scope already joined (the user was demoted).
+    recheck: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,6 +413,10 @@ class Connection:
         if self.closing:
             return
         scope, ref = request.scope, request.ref
+        if request.recheck:
+            if refused is not None and scope in self.scopes:
+                self._revoke(scope, f"no longer allowed: unsubscribed from {scope}")
+            return
         if refused is not None:
             detail = (
                 f"no such order: {scope}"
@@ -481,20 +487,34 @@ class Connection:
         self.commands.append(Note("auth", (("expires_at", expires),)))
         self._push(protocol.authenticated(principal.expires_at, request.ref))
 
-    def standing(self, active: bool, staff: bool) -> None:
-        """The user's standing, re-read from the database: a deactivated user
-        is closed with 4401; one who is no longer staff loses `all`."""
+    def standing(
+        self, active: bool, staff: bool, *, signed_out: bool = False, demoted: bool = False
+    ) -> None:
+        """The user's standing, re-read from the database: a deactivated or
+        signed-out user is closed with 4401; one who is no longer staff loses
+        `all`, and every `order:<id>` scope is checked again."""
         if self.closing:
             return
         if not active:
             self.close(CloseCode.UNAUTHORIZED, "user deactivated")
             return
-        if staff or ALL not in self.scopes:
+        if signed_out:
+            self.close(CloseCode.UNAUTHORIZED, "signed out: sign in again")
             return
-        self.scopes.discard(ALL)
-        self.commands.append(Leave(ALL))
-        self.commands.append(Note("revoke", (("scope", "all"),)))
-        self._push(protocol.error(ErrorCode.FORBIDDEN, "no longer staff: unsubscribed from all"))
+        if staff:
+            return
+        if ALL in self.scopes:
+            self._revoke(ALL, "no longer staff: unsubscribed from all")
+        if demoted:
+            for scope in sorted((s for s in self.scopes if s.order_id is not None), key=str):
+                self.commands.append(CheckScope(scope, recheck=True))
+
+    def _revoke(self, scope: Scope, why: str) -> None:
+        """Leave a scope the user may no longer watch, and say so."""
+        self.scopes.discard(scope)
+        self.commands.append(Leave(scope))
+        self.commands.append(Note("revoke", (("scope", str(scope)),)))
+        self._push(protocol.error(ErrorCode.FORBIDDEN, why))
         replay = self.replay
         if replay is not None and replay.visibility is not None:
             visibility = Visibility.of(self.user_id, self.scopes)
@@ -512,12 +532,13 @@ class Connection:
         # A refused `auth` leaves the current token holding until it expires;
         # a refused `subscribe` leaves the scopes as they were.
         if isinstance(request, Authenticate) or (
-            isinstance(request, CheckScope) and not request.from_url
+            isinstance(request, CheckScope) and not request.from_url and not request.recheck
         ):
             self._push(protocol.error(ErrorCode.UNAVAILABLE, UNAVAILABLE, request.ref))
             return
-        # A replay, or the scopes a URL asked for: the client resumes from
-        # what it holds once it reconnects.
+        # A replay, the scopes a URL asked for, or a scope checked again after
+        # a demotion: the client resumes from what it holds once it
+        # reconnects, and its scopes are checked then.
         self.close(CloseCode.TRY_AGAIN_LATER, UNAVAILABLE)
 
     # Internals

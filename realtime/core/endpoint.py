@@ -284,10 +284,29 @@ class Endpoint:
 
     def standing_changed(self, standing: Standing) -> None:
         """Called every AUTH_RECHECK_INTERVAL with what the database says now."""
-        self.principal = dataclasses.replace(self.principal, staff=standing.staff)
-        self.conn.standing(standing.active, standing.staff)
-        self.apply_pending()
+        principal = self.principal
+        demoted = principal.staff and not standing.staff
+        signed_out = principal.credential not in (None, standing.credential)
+        self.principal = dataclasses.replace(principal, staff=standing.staff)
+        self.conn.standing(standing.active, standing.staff, signed_out=signed_out, demoted=demoted)
+        checks = self.apply(self.conn.take_commands())
+        if checks:
+            task = asyncio.create_task(self.answer_all(checks))
+            self.reads = (*self.reads, task)
         self.out.flush()
+
+    async def answer_all(self, requests: list[CheckScope | Authenticate]) -> None:
+        """The checks a recheck asked for, then whatever they asked in turn."""
+        try:
+            for request in requests:
+                try:
+                    await self.answer(request)
+                except Exception as exc:
+                    self.conn.request_failed(request, type(exc).__name__)
+            await self.carry_out()
+        finally:
+            current = asyncio.current_task()
+            self.reads = tuple(t for t in self.reads if t is not current)
 
     def shutdown(self, code: int, reason: str) -> None:
         self.conn.close(code, reason)

@@ -40,3 +40,11 @@ class LogState(models.Model):
     """A single row: the highest seq that pruning has removed."""
 
     pruned_through = models.BigIntegerField(default=0)
+
+
+class Credential(models.Model):
+    """How many times a user signed out everywhere (or was deactivated): part
+    of the credential every token carries (realtime/auth/standings.py)."""
+
+    user_id = models.BigIntegerField(primary_key=True)
+    signed_out = models.PositiveIntegerField(default=0)

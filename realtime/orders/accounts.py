@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 
+from realtime.auth.standings import standings
 from realtime.auth.tokens import issue_token
+from realtime.auth.tokens import token_for as token_of
 from realtime.orders import service
 
 DEMO_PASSWORD = "demo-password"
@@ -23,7 +25,7 @@ def token_for(
     elif staff and not user.is_staff:
         user.is_staff = True
         user.save(update_fields=["is_staff"])
-    return issue_token(user.pk, user.get_username(), bool(user.is_staff), ttl)
+    return token_of(user, ttl)
 
 
 def seed_demo(ttl: int | None = None) -> dict[str, str]:
@@ -37,7 +39,7 @@ def seed_demo(ttl: int | None = None) -> dict[str, str]:
             if not staff:
                 service.create_order(user, [{"name": "flat white", "qty": 1}])
                 service.create_order(user, [{"name": "croissant", "qty": 2}])
-        tokens[username] = issue_token(user.pk, username, bool(user.is_staff), ttl)
+        tokens[username] = token_of(user, ttl)
     return tokens
 
 
@@ -55,5 +57,9 @@ def seed_customers(count: int, ttl: int | None = None) -> dict[str, str]:
             user.set_unusable_password()
             fresh.append(user)
     users.bulk_create(fresh)
-    found = users.filter(username__in=names).values_list("pk", "username", "is_staff")
-    return {name: issue_token(pk, name, bool(staff), ttl) for pk, name, staff in found}
+    found = list(users.filter(username__in=names).values_list("pk", "username", "is_staff"))
+    now = standings(pk for pk, _, _ in found)
+    return {
+        name: issue_token(pk, name, bool(staff), ttl, credential=now[pk].credential)
+        for pk, name, staff in found
+    }

@@ -20,9 +20,10 @@ from ninja.security import HttpBearer
 from pydantic import AfterValidator
 
 from realtime import conf
+from realtime.auth import credentials
 from realtime.auth.principal import Principal
 from realtime.auth.standings import RecentStandings
-from realtime.auth.tokens import TokenError, issue_token, verify_token
+from realtime.auth.tokens import TokenError, issue_token, token_for, verify_token
 from realtime.buckets import TokenBucket
 from realtime.core.protocol import event_frame
 from realtime.errors import DatabaseUnavailable, retry_later
@@ -56,7 +57,7 @@ class BearerAuth(HttpBearer):
         except TokenError:
             return None
         standing = STANDINGS.get(principal.user_id)
-        if not standing.active:
+        if not standing.active or principal.credential != standing.credential:
             return None
         return dataclasses.replace(principal, staff=standing.staff)
 
@@ -217,8 +218,8 @@ def principal_of(request: HttpRequest) -> Principal:
     return auth
 
 
-def _token_for(user_id: int, username: str, staff: bool) -> dict[str, Any]:
-    return {"token": issue_token(user_id, username, staff), "user": username, "staff": staff}
+def _token_reply(token: str, username: str, staff: bool) -> dict[str, Any]:
+    return {"token": token, "user": username, "staff": staff}
 
 
 @api.post("/token/", auth=None, response={200: TokenOut, 429: Message, **ERRORS})
@@ -235,17 +236,36 @@ def token(request: HttpRequest, body: TokenIn) -> Reply[dict[str, Any]] | HttpRe
         return retry_later(429, "too many failed sign-ins: try again later", settings.LOGIN_LOCKOUT)
     if user is None or not user.is_active:
         return Reply(401, {"detail": "wrong username or password"})
-    return Reply(
-        200, _token_for(user.pk, user.get_username(), bool(getattr(user, "is_staff", False)))
-    )
+    staff = bool(getattr(user, "is_staff", False))
+    return Reply(200, _token_reply(token_for(user), user.get_username(), staff))
 
 
 @api.post("/token/refresh/", response={200: TokenOut, **ERRORS})
 def refresh_token(request: HttpRequest) -> Reply[dict[str, Any]]:
-    """A fresh token for the caller's valid token, while their user is active."""
+    """A fresh token for the caller's valid token, while their user is active,
+    their credential unchanged, and their sign-in younger than SESSION_MAX_AGE."""
     check_query(request)
     who = principal_of(request)
-    return Reply(200, _token_for(who.user_id, who.username, who.staff))
+    assert who.credential is not None
+    assert who.signed_in_at is not None
+    fresh = issue_token(
+        who.user_id,
+        who.username,
+        who.staff,
+        credential=who.credential,
+        signed_in_at=int(who.signed_in_at),
+    )
+    return Reply(200, _token_reply(fresh, who.username, who.staff))
+
+
+@api.post("/token/revoke/", response={204: None, **ERRORS})
+def sign_out_everywhere(request: HttpRequest) -> Reply[None]:
+    """Sign out everywhere: every token of the caller stops working now, and
+    every connection of theirs closes with 4401 within AUTH_RECHECK_INTERVAL."""
+    check_query(request)
+    credentials.sign_out_everywhere(principal_of(request).user_id)
+    STANDINGS.clear()
+    return Reply(204, None)
 
 
 @api.get("/orders/", response={200: list[OrderOut], **ERRORS})

@@ -82,6 +82,30 @@ async def test_demoted_staff_lose_all_on_the_socket_and_over_http(server: Daphne
         await asyncio.to_thread(set_user, server, "staff", is_staff=True)
 
 
+async def test_a_demoted_user_stops_receiving_another_users_order(server: Daphne) -> None:
+    """A staff member watching bob's order by `order:<id>` loses it on demotion: an error
+    says so, and bob's next change does not reach them."""
+    bob = await asyncio.to_thread(server.manage, "token", "bobby", "--create")
+    stan = await asyncio.to_thread(server.manage, "token", "stan", "--create", "--staff")
+    order_id = await asyncio.to_thread(new_order, server.http, bob)
+    ws = await open_ws(server.ws, stan, scopes=f"order:{order_id}")
+    await next_frame(ws, "welcome")
+    await next_frame(ws, "subscribed")
+    await asyncio.to_thread(set_user, server, "stan", is_staff=False)
+    error = await next_frame(ws, "error", timeout=5)
+    assert (error["code"], error["detail"]) == (
+        "forbidden",
+        f"no longer allowed: unsubscribed from order:{order_id}",
+    )
+    status, _ = await acall(
+        "PATCH", f"{server.http}/api/orders/{order_id}/", bob, {"status": "cancelled"}
+    )
+    assert status == 200
+    later = await frames_for(ws, 2)
+    assert [f for f in later if f["type"] == "order.update"] == []
+    await ws.close()
+
+
 async def test_a_token_is_renewed_without_reconnecting(server: Daphne) -> None:
     """welcome names the expiry; /api/token/refresh/ and an `auth` frame keep the socket past it."""
     short = await asyncio.to_thread(server.manage, "token", "erin", "--create", "--ttl", "3")

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from realtime.auth.tokens import issue_token
+from realtime.auth.tokens import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_an_order_is_patched_and_read_without_the_trailing_slash() -> None:
     """PATCH and GET /api/orders/<id> (no slash) behave as with the slash."""
     staff = get_user_model().objects.create_user("staff", is_staff=True)
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(staff.pk, 'staff', True)}"}
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token_for(staff)}"}
     client = Client()
     body = json.dumps({"items": [{"name": "tea", "qty": 1}]})
     created = client.post("/api/orders", body, content_type="application/json", **headers)

@@ -42,13 +42,13 @@ def test_an_http_standing_costs_one_query_while_it_is_fresh() -> None:
     recent = RecentStandings(ttl=60.0)
     with CaptureQueriesContext(connection) as queries:
         answers = [recent.get(user.pk) for _ in range(3)]
-    assert answers == [Standing(active=True, staff=True)] * 3
+    assert [(a.active, a.staff) for a in answers] == [(True, True)] * 3
     assert len(queries) == 1
     user.is_staff = False
     user.save()
     assert recent.get(user.pk).staff is True
     recent.clear()
-    assert recent.get(user.pk) == Standing(active=True, staff=False)
+    assert recent.get(user.pk)[:2] == (True, False)
 
 
 INACTIVE = Standing(active=False, staff=False)

@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from realtime.auth.tokens import issue_token
+from realtime.auth.tokens import token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def users() -> dict[str, Any]:
 
 
 def auth(user: Any) -> dict[str, str]:
-    token = issue_token(user.pk, user.username, user.is_staff)
+    token = token_for(user)
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
@@ -218,7 +218,7 @@ def test_refresh_returns_a_fresh_token_for_an_active_user(users: dict[str, Any])
 def test_staff_comes_from_the_database_not_the_token(users: dict[str, Any]) -> None:
     """A token that still says staff gets customer rights once the user is demoted."""
     staff = users["staff"]
-    token = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(staff.pk, 'staff', True)}"}
+    token = {"HTTP_AUTHORIZATION": f"Bearer {token_for(staff)}"}
     staff.is_staff = False
     staff.save()
     mine = post(Client(), "/api/orders/", {"items": [{"name": "tea", "qty": 1}]}, users["alice"])

@@ -12,7 +12,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
-from realtime.auth.tokens import issue_token
+from realtime.auth.tokens import token_for
 from realtime.client.eventstream import EventStreamDecoder, ServerEvent
 from realtime.delivery.hub import get_hub
 from realtime.sse.stream import OrdersStream
@@ -73,6 +73,10 @@ class Request:
         await asyncio.wait_for(self.task, 3)
 
 
+async def token(user: Any) -> str:
+    return str(await database_sync_to_async(token_for)(user))
+
+
 async def user(name: str, staff: bool = False) -> Any:
     return await database_sync_to_async(get_user_model().objects.create_user)(name, is_staff=staff)
 
@@ -81,7 +85,7 @@ async def user(name: str, staff: bool = False) -> Any:
 async def test_a_stream_opens_with_retry_and_welcome_and_tears_down_on_disconnect() -> None:
     """200 text/event-stream, `retry:`, welcome; a disconnect leaves the hub empty."""
     alice = await user("alice")
-    request = Request(headers={"Authorization": f"Bearer {issue_token(alice.pk, 'alice', False)}"})
+    request = Request(headers={"Authorization": f"Bearer {await token(alice)}"})
     request.start()
     welcome = await request.until("welcome")
     assert request.status == 200
@@ -121,7 +125,7 @@ async def test_only_get_is_served() -> None:
 async def test_the_drain_sends_a_close_event_and_ends_the_response() -> None:
     """A hub closing everyone gives the stream `close` 1012 and more_body false."""
     alice = await user("alice")
-    request = Request(headers={"Authorization": f"Bearer {issue_token(alice.pk, 'alice', False)}"})
+    request = Request(headers={"Authorization": f"Bearer {await token(alice)}"})
     request.start()
     await request.until("welcome")
     get_hub().close_all(1012, "server restarting")

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from prometheus_client import REGISTRY
 
 from realtime.asgi import application
-from realtime.auth.tokens import issue_token
+from realtime.auth.tokens import token_for
 from realtime.delivery.hub import get_hub
 from realtime.orders import service
 from realtime.orders.states import Status
@@ -26,6 +26,10 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 async def hub_cleanup() -> AsyncIterator[None]:
     yield
     await get_hub().stop()
+
+
+async def token(user: Any) -> str:
+    return str(await database_sync_to_async(token_for)(user))
 
 
 async def user(name: str, staff: bool = False) -> Any:
@@ -51,7 +55,7 @@ async def next_of(communicator: WebsocketCommunicator, kind: str) -> dict[str, A
 async def test_welcome_then_teardown_leaves_nothing_behind() -> None:
     """A valid token gets welcome; after disconnect the hub holds no connection or group."""
     alice = await user("alice")
-    communicator, welcome = await connect(issue_token(alice.pk, "alice", False))
+    communicator, welcome = await connect(await token(alice))
     assert welcome["type"] == "welcome"
     assert welcome["user"] == "alice"
     assert len(get_hub().subscribers) == 1
@@ -79,7 +83,7 @@ async def test_foreign_origin_is_closed_4403() -> None:
     alice = await user("alice")
     communicator = WebsocketCommunicator(
         application,
-        f"/ws/orders/?token={issue_token(alice.pk, 'alice', False)}",
+        f"/ws/orders/?token={await token(alice)}",
         headers=[(b"origin", b"https://evil.example")],
     )
     await communicator.connect()
@@ -90,7 +94,7 @@ async def test_foreign_origin_is_closed_4403() -> None:
 async def test_order_changes_reach_the_owner_in_seq_order() -> None:
     """Creating and changing an order pushes order.update frames with rising seq and version."""
     alice = await user("alice")
-    communicator, _ = await connect(issue_token(alice.pk, "alice", False))
+    communicator, _ = await connect(await token(alice))
     order = await database_sync_to_async(service.create_order)(alice, [{"name": "tea", "qty": 1}])
     await database_sync_to_async(service.change_status)(order.pk, Status.CONFIRMED, {"n": 1})
     first = await next_of(communicator, "order.update")
@@ -107,7 +111,7 @@ async def test_resume_replays_missed_events_exactly_once() -> None:
     alice = await user("alice")
     order = await database_sync_to_async(service.create_order)(alice, [{"name": "tea", "qty": 1}])
     await database_sync_to_async(service.change_status)(order.pk, Status.CONFIRMED)
-    communicator, welcome = await connect(issue_token(alice.pk, "alice", False), "&since=0")
+    communicator, welcome = await connect(await token(alice), "&since=0")
     replayed = [await next_of(communicator, "order.update") for _ in range(2)]
     resumed = await next_of(communicator, "resumed")
     assert [f["order"]["version"] for f in replayed] == [1, 2]
@@ -121,13 +125,13 @@ async def test_a_recent_resume_is_served_from_memory_with_the_same_visibility(
 ) -> None:
     """A resume from inside the hub's recent window needs no database, and shows only own events."""
     alice, bob = await user("alice"), await user("bob")
-    watcher, welcome = await connect(issue_token(alice.pk, "alice", False))
+    watcher, welcome = await connect(await token(alice))
     for owner in (alice, bob, alice):
         await database_sync_to_async(service.create_order)(owner, [{"name": "tea", "qty": 1}])
     live = [await next_of(watcher, "order.update") for _ in range(2)]
     caplog.set_level(logging.INFO, logger="realtime.ws")
     since = f"&since={welcome['cursor']}"
-    communicator, _ = await connect(issue_token(alice.pk, "alice", False), since)
+    communicator, _ = await connect(await token(alice), since)
     replayed = [await next_of(communicator, "order.update") for _ in range(2)]
     resumed = await next_of(communicator, "resumed")
     assert [f["seq"] for f in replayed] == [f["seq"] for f in live]
@@ -142,7 +146,7 @@ async def test_a_recent_resume_is_served_from_memory_with_the_same_visibility(
 async def test_silent_connection_is_closed_4408() -> None:
     """With nothing received for the heartbeat timeout, the server closes with 4408."""
     alice = await user("alice")
-    communicator, _ = await connect(issue_token(alice.pk, "alice", False))
+    communicator, _ = await connect(await token(alice))
     for _ in range(20):
         output = await communicator.receive_output(timeout=3)
         if output["type"] == "websocket.close":
@@ -157,7 +161,7 @@ async def test_silent_connection_is_closed_4408() -> None:
 async def test_repeated_violations_close_4400() -> None:
     """Each bad frame gets an error; past the limit the connection is closed with 4400."""
     alice = await user("alice")
-    communicator, _ = await connect(issue_token(alice.pk, "alice", False))
+    communicator, _ = await connect(await token(alice))
     for _ in range(11):
         await communicator.send_to(text_data=json.dumps({"type": "nope"}))
     codes = []
@@ -180,7 +184,7 @@ def received() -> float:
 async def test_every_frame_from_the_client_is_counted() -> None:
     """ws_messages_received_total grows by one per client frame, good or bad."""
     alice = await user("alice")
-    communicator, _ = await connect(issue_token(alice.pk, "alice", False))
+    communicator, _ = await connect(await token(alice))
     before = received()
     await communicator.send_to(text_data=json.dumps({"type": "heartbeat", "ts": 1}))
     await next_of(communicator, "heartbeat_ack")
