@@ -61,6 +61,9 @@ DEFAULTS: dict[str, Setting] = {
         help="dotted path: (subject, principal) -> may they watch order:<subject>",
     ),
     "REALTIME_API_KEY": Setting("", help="the key POST /api/publish/ asks for; unset: off"),
+    "TRUSTED_PROXIES": Setting(
+        "", help="comma-separated addresses or networks whose X-Forwarded-For is believed"
+    ),
 }
 
 
@@ -97,7 +100,17 @@ settings = Settings()
 
 def check() -> None:
     """Read every setting once: a malformed one stops the start, named."""
+    from ipaddress import ip_network
+
     for name in DEFAULTS:
         getattr(settings, name)
     if settings.LOG_FORMAT not in ("text", "json"):
         raise BadSetting(f"LOG_FORMAT must be 'text' or 'json', got {settings.LOG_FORMAT!r}")
+    for part in str(settings.TRUSTED_PROXIES).split(","):
+        try:
+            if part.strip():
+                ip_network(part.strip(), strict=False)
+        except ValueError:
+            raise BadSetting(
+                f"TRUSTED_PROXIES must list addresses or networks, got {part.strip()!r}"
+            ) from None

@@ -50,18 +50,30 @@ INSTALLED_APPS = [
 ]
 
 # Password guessing (django-axes): after LOGIN_FAILURE_LIMIT failures for one
-# username from one address, `POST /api/token/` answers 429 for
-# LOGIN_LOCKOUT seconds, whether or not the username exists.
+# username from one client address, `POST /api/token/` answers 429 for
+# LOGIN_LOCKOUT seconds, whether or not the username exists; failures during
+# the lockout do not extend it. A client address is the peer's, or, behind a
+# proxy in TRUSTED_PROXIES, the one it forwards. After LOGIN_ADDRESS_LIMIT
+# failures from one address across usernames (a password spray) that
+# address is refused the same way, before any password is hashed.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_FAILURE_LIMIT = env_number("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_LIMIT = env_number("LOGIN_ADDRESS_LIMIT", 20)
 LOGIN_LOCKOUT = env_number("LOGIN_LOCKOUT", 300)
+# Passwords hashed at once per process; a sign-in that waits 2 s for a turn gets 503.
+SIGN_IN_CONCURRENCY = env_number("SIGN_IN_CONCURRENCY", 2)
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "realtime.orders.signin.address"
+# Attempts counted in the cache (bounded, or Redis), not a table that grows
+# by a row per username tried.
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
 
@@ -112,6 +124,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Sign-in counters (django-axes', the address throttle's): shared by every
+# worker through Redis when it is set, else bounded in each process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+    }
+    if REDIS_URL
+    else {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "OPTIONS": {"MAX_ENTRIES": 20000},
+    }
+}
+SILENCED_SYSTEM_CHECKS = [
+    # The API answers a lockout itself, as JSON with Retry-After; axes'
+    # middleware would replace that answer with its own.
+    "axes.W002",
+    *(
+        # Without Redis there is one process (--workers needs REDIS_URL), and
+        # its in-memory cache is where its counters belong.
+        [] if REDIS_URL else ["axes.W001"]
+    ),
+]
 CHANNEL_LAYERS: dict[str, Any]
 if REDIS_URL:
     CHANNEL_LAYERS = {

@@ -4,6 +4,7 @@ Origin is one of ours."""
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -54,3 +55,39 @@ def with_bearer(scope: dict[str, Any], token: str) -> dict[str, Any]:
     headers.append((b"authorization", b"Bearer " + token.encode("latin-1", "replace")))
     query = {k: v for k, v in query_params(scope).items() if k != "token"}
     return {**scope, "headers": headers, "query_string": urlencode(query).encode()}
+
+
+def proxies(setting: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """TRUSTED_PROXIES as networks; a bare address is a network of one."""
+    return tuple(
+        ip_network(part.strip(), strict=False) for part in setting.split(",") if part.strip()
+    )
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: str) -> str:
+    """Who is asking: the peer, or, when the peer is a trusted proxy, the
+    nearest address in X-Forwarded-For that is not one (read from the right,
+    since a client may write anything on the left)."""
+    networks = proxies(trusted)
+    if not networks or not forwarded_for or not _trusted(peer, networks):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, networks):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _trusted(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        parsed = ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
+
+
+def scope_address(scope: dict[str, Any], trusted: str) -> str:
+    """The client address of an ASGI scope, as `client_address` reads it."""
+    client = scope.get("client")
+    peer = str(client[0]) if client else "-"
+    return client_address(peer, header(scope, b"x-forwarded-for"), trusted)

@@ -29,7 +29,7 @@ from realtime.core.protocol import event_frame
 from realtime.errors import DatabaseUnavailable, retry_later
 from realtime.events import log
 from realtime.events.models import ORDER_UPDATE
-from realtime.orders import service
+from realtime.orders import service, signin
 from realtime.orders.models import Order
 from realtime.orders.states import Status
 from realtime.orders.visibility import visible_orders
@@ -222,19 +222,29 @@ def _token_reply(token: str, username: str, staff: bool) -> dict[str, Any]:
     return {"token": token, "user": username, "staff": staff}
 
 
-@api.post("/token/", auth=None, response={200: TokenOut, 429: Message, **ERRORS})
+@api.post("/token/", auth=None, response={200: TokenOut, 429: Message, 503: Message, **ERRORS})
 def token(request: HttpRequest, body: TokenIn) -> Reply[dict[str, Any]] | HttpResponse:
     check_query(request)
-    user = authenticate(request, username=body.username, password=body.password)
+    # Refused before any password is hashed: a spray from one address, or
+    # more sign-ins at once than the process hashes.
+    if signin.address_refused(request):
+        logger.warning(
+            "sign-in refused: too many failures from address=%s", signin.address(request)
+        )
+        return retry_later(429, "too many failed sign-ins: try again later", settings.LOGIN_LOCKOUT)
+    with signin.hashing_turn() as turn:
+        if not turn:
+            return retry_later(503, "too many sign-ins at once: try again", 1)
+        user = authenticate(request, username=body.username, password=body.password)
     if getattr(request, "axes_locked_out", False):
         # django-axes refused, or counted the failure that locks out: the same
         # answer whether or not the username exists.
         logger.warning(
-            "sign-in locked out after repeated failures address=%s",
-            request.META.get("REMOTE_ADDR", "-"),
+            "sign-in locked out after repeated failures address=%s", signin.address(request)
         )
         return retry_later(429, "too many failed sign-ins: try again later", settings.LOGIN_LOCKOUT)
     if user is None or not user.is_active:
+        signin.count_failure(request)
         return Reply(401, {"detail": "wrong username or password"})
     staff = bool(getattr(user, "is_staff", False))
     return Reply(200, _token_reply(token_for(user), user.get_username(), staff))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.core.cache import cache
 
 
 @pytest.fixture(autouse=True)
@@ -12,6 +13,7 @@ def forget_users() -> Iterator[None]:
     from realtime.orders import api
 
     yield
+    cache.clear()
     api.STANDINGS.clear()
     api.ORDER_RATE.clear()
     auth.STANDINGS.clear()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from realtime.auth.scope import origin_allowed, token_from_scope, with_bearer
+from realtime.auth.scope import client_address, origin_allowed, token_from_scope, with_bearer
 
 HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 
@@ -37,3 +37,13 @@ def test_with_bearer_replaces_the_token_wherever_it_came_from() -> None:
     assert token_from_scope(renewed) == "new"
     assert b"since=3" in renewed["query_string"]
     assert token_from_scope(original) == "old"
+
+
+def test_a_forwarded_address_counts_only_through_a_trusted_proxy() -> None:
+    """The peer, unless it is a trusted proxy: then the nearest untrusted forwarded hop."""
+    trusted = "10.0.0.0/8, 127.0.0.1"
+    assert client_address("203.0.113.9", "198.51.100.1", trusted) == "203.0.113.9"
+    assert client_address("127.0.0.1", "198.51.100.1", trusted) == "198.51.100.1"
+    assert client_address("127.0.0.1", "6.6.6.6, 198.51.100.1, 10.1.2.3", trusted) == "198.51.100.1"
+    assert client_address("127.0.0.1", None, trusted) == "127.0.0.1"
+    assert client_address("127.0.0.1", "198.51.100.1", "") == "127.0.0.1"
