@@ -18,6 +18,7 @@ from django.urls import re_path
 django_app = get_asgi_application()
 
 from realtime import conf  # noqa: E402
+from realtime.development_key import LoopbackOnly  # noqa: E402
 from realtime.observability.http import HttpObserver  # noqa: E402
 from realtime.observability.logging import LIFECYCLE_LOGGER, log_event  # noqa: E402
 from realtime.request_threads import RequestThreads  # noqa: E402
@@ -63,19 +64,21 @@ async def unknown_websocket_path(scope: dict[str, Any], receive: Any, send: Any)
 logger = logging.getLogger(LIFECYCLE_LOGGER)
 stream = OrdersStream.as_asgi()
 
-application = ProtocolTypeRouter(
-    {
-        "http": HttpObserver(
-            ByPath(
-                {"/sse/orders/": stream, "/sse/orders": stream},
-                RequestThreads(django_app, conf.settings.HTTP_THREADS),
-            )
-        ),
-        "websocket": URLRouter(
-            [
-                *websocket_urlpatterns(),
-                re_path(r"", unknown_websocket_path),  # type: ignore[arg-type]
-            ]
-        ),
-    }
+application = LoopbackOnly(
+    ProtocolTypeRouter(
+        {
+            "http": HttpObserver(
+                ByPath(
+                    {"/sse/orders/": stream, "/sse/orders": stream},
+                    RequestThreads(django_app, conf.settings.HTTP_THREADS),
+                )
+            ),
+            "websocket": URLRouter(
+                [
+                    *websocket_urlpatterns(),
+                    re_path(r"", unknown_websocket_path),  # type: ignore[arg-type]
+                ]
+            ),
+        }
+    )
 )

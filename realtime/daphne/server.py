@@ -22,7 +22,6 @@ from functools import partial
 from typing import Any
 
 import daphne.server
-from django.conf import settings
 
 from realtime import conf
 from realtime.daphne import internals
@@ -228,8 +227,6 @@ def serve(host: str, port: int, fd: int | None = None) -> None:
             "serving on http://%s:%s/ (worker %d)", host, port, conf.settings.WORKER
         ),
     )
-    if settings.SECRET_KEY == settings.DEV_SECRET_KEY:
-        logger.warning("SECRET_KEY is not set: tokens are signed with the development key")
     raise_file_limit()
     # A thread that waits for the interpreter lock (a request's database
     # call, the replay reader) gets it within 1 ms instead of 5 ms; each

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,14 @@ import jwt
 import pytest
 
 from realtime.testing.api import acall, new_order
-from realtime.testing.processes import HOST, Daphne, free_port, server_env, wait_until
+from realtime.testing.processes import (
+    HOST,
+    Daphne,
+    free_port,
+    server_env,
+    stop_process,
+    wait_until,
+)
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.wsclient import close_code, frames_for, next_frame, open_ws
 
@@ -170,6 +178,51 @@ def test_serving_off_loopback_without_secret_key_exits_naming_it(tmp_path: Path)
     lines = run.stderr.decode().strip().splitlines()
     assert len(lines) == 1
     assert "SECRET_KEY" in lines[0]
+
+
+def test_plain_daphne_with_the_development_key_answers_503_off_loopback(
+    tmp_path: Path,
+) -> None:
+    """`daphne -b 0.0.0.0` with no SECRET_KEY: a loopback client is served, any other gets
+    503 naming SECRET_KEY (here through daphne's proxy headers), and the log says so once,
+    at ERROR."""
+    env = server_env(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", log_dir=tmp_path / "logs")
+    del env["SECRET_KEY"]
+    env["DJANGO_SETTINGS_MODULE"] = "realtime.settings"
+    port = free_port()
+    subprocess.run([sys.executable, "-m", "realtime.cli", "demo"], env=env, check=True, timeout=120)
+    command = [sys.executable, "-m", "daphne", "-b", "0.0.0.0", "-p", str(port)]
+    daphne = subprocess.Popen(
+        [*command, "--proxy-headers", "realtime.asgi:application"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://{HOST}:{port}/health/live"
+        wait_until(lambda: live_at(url), 30, "daphne")
+        request = urllib.request.Request(url, headers={"X-Forwarded-For": "203.0.113.9"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=5)
+        assert refused.value.code == 503
+        assert "SECRET_KEY" in json.loads(refused.value.read())["detail"]
+    finally:
+        stop_process(daphne)
+    errors = [
+        line
+        for line in (tmp_path / "logs" / "websocket.log").read_text().splitlines()
+        if " ERROR " in line
+    ]
+    assert len(errors) == 1
+    assert "SECRET_KEY" in errors[0]
+
+
+def live_at(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def test_an_unwritable_log_dir_is_one_line(tmp_path: Path) -> None:
