@@ -393,22 +393,23 @@ async def fast_again(h: Harness, proxy: Proxy | None) -> None:
         await h.untoxic(proxy, f"latency_{stream}")
 
 
-async def cut_off(h: Harness, proxy: Proxy | None, r: Rows, what: str) -> float:
-    """Disable the proxy; readiness must say 503 while liveness stays 200.
-    Returns when the cut began (time.monotonic())."""
+async def cut_off(h: Harness, proxy: Proxy | None, r: Rows, what: str, state: str) -> float:
+    """Disable the proxy; readiness must say `state` ("unavailable": 503, the
+    database; "degraded": 200, Redis) while liveness stays 200. Returns when
+    the cut began (time.monotonic())."""
     down = time.monotonic()
     await h.set_enabled(proxy, False)
-    unready = await until_status(h, 503, 10)
+    said = await until_state(h, state, 10)
     live = call("GET", f"{h.daphne.http}/health/live")[0]
-    if unready is None or live != 200:
-        r.violation(f"during the {what} outage: ready 503 after {unready}, live {live}")
-    r.figure("ready_503_after_s", round(unready, 2) if unready is not None else "-")
+    if said is None or live != 200:
+        r.violation(f"during the {what} outage: ready {state} after {said}, live {live}")
+    r.figure(f"ready_{state}_after_s", round(said, 2) if said is not None else "-")
     return down
 
 
 async def restored(h: Harness, proxy: Proxy | None, r: Rows, what: str) -> None:
     await h.set_enabled(proxy, True)
-    ready = await until_status(h, 200, 15)
+    ready = await until_state(h, "ok", 15)
     r.figure("ready_again_after_s", round(ready, 2) if ready is not None else "-")
     if ready is None:
         r.violation(f"/health/ready did not recover after the {what} came back")
@@ -418,7 +419,7 @@ async def connections_reset(h: Harness, proxy: Proxy | None, r: Rows, what: str)
     await h.toxic(proxy, type="reset_peer", stream="downstream", attributes={"timeout": 0})
     await asyncio.sleep(2)
     await h.untoxic(proxy, "reset_peer_downstream")
-    if await until_status(h, 200, 15) is None:
+    if await until_state(h, "ok", 15) is None:
         r.violation(f"/health/ready did not recover after {what} connections were reset")
 
 
@@ -431,7 +432,7 @@ async def redis_path(h: Harness, p: Profile, r: Rows) -> None:
     r.figure("p50_delivery_ms_redis_latency", round(percentile(delivery_ms(h, started), 0.5), 1))
     await fast_again(h, h.redis_proxy)
 
-    down = await cut_off(h, h.redis_proxy, r, "Redis")
+    down = await cut_off(h, h.redis_proxy, r, "Redis", "degraded")
     await asyncio.sleep(max(0.0, 8 - (time.monotonic() - down)))
     await h.stop_writing()
     interval = float(h.settings["WEBSOCKET_HEARTBEAT_INTERVAL"])
@@ -460,7 +461,7 @@ async def database(h: Harness, p: Profile, r: Rows) -> None:
     r.figure("updates_through_db_latency", len(delivered))
     r.figure("p50_delivery_ms_db_latency", round(percentile(delivered, 0.5), 1))
 
-    down = await cut_off(h, h.database_proxy, r, "database")
+    down = await cut_off(h, h.database_proxy, r, "database", "unavailable")
     api, body = await asyncio.to_thread(
         call, "GET", f"{h.daphne.http}/api/orders/", h.tokens["alice"]
     )
@@ -472,11 +473,15 @@ async def database(h: Harness, p: Profile, r: Rows) -> None:
     await asyncio.sleep(p.soak)
 
 
-async def until_status(h: Harness, status: int, within: float) -> float | None:
+READY_STATUS = {"ok": 200, "degraded": 200, "unavailable": 503}
+
+
+async def until_state(h: Harness, state: str, within: float) -> float | None:
+    """Seconds until /health/ready says `state` with its status, or None."""
     started = time.monotonic()
     while time.monotonic() - started < within:
-        got, _ = await asyncio.to_thread(call, "GET", f"{h.daphne.http}/health/ready")
-        if got == status:
+        got, body = await asyncio.to_thread(call, "GET", f"{h.daphne.http}/health/ready")
+        if got == READY_STATUS[state] and isinstance(body, dict) and body.get("status") == state:
             return time.monotonic() - started
         await asyncio.sleep(0.2)
     return None

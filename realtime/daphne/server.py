@@ -233,6 +233,7 @@ def serve(host: str, port: int, fd: int | None = None) -> None:
     # PATCH takes it back a dozen times.
     sys.setswitchinterval(SWITCH_INTERVAL)
     start_hub()
+    reactor.callWhenRunning(keep_readiness_current)
     drain = Drain(reactor, server, conf.settings.SHUTDOWN_GRACE)
     reactor.callWhenRunning(drain.install)
     if fd is not None:
@@ -241,6 +242,13 @@ def serve(host: str, port: int, fd: int | None = None) -> None:
     server.run()
     if server.listen_failure:
         raise ListenError(f"cannot listen on {host}:{port}: {server.listen_failure}")
+
+
+def keep_readiness_current() -> None:
+    from realtime.delivery.hub import get_hub
+    from realtime.observability import health
+
+    get_hub().spawn(health.refresh_forever())
 
 
 def watch_supervisor(reactor: Any, drain: Drain, supervisor: int) -> None:

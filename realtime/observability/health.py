@@ -10,6 +10,7 @@ that receives waits behind it on every idle server.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 import weakref
@@ -28,6 +29,10 @@ from realtime.delivery.hub import Hub, get_hub
 from realtime.delivery.publisher import LAYER_TIMEOUT, breaker
 from realtime.observability import metrics
 
+logger = logging.getLogger("realtime.server")
+# Seconds between the readiness checks each worker makes of itself.
+REFRESH_INTERVAL = 10.0
+
 _clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.Redis] = (
     weakref.WeakKeyDictionary()
 )
@@ -41,6 +46,12 @@ def _database_ok() -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         return bool(cursor.fetchone() == (1,))
+
+
+def redis_in_use() -> bool:
+    """Whether the channel layer is Redis (then readiness PINGs it)."""
+    layer = settings.CHANNEL_LAYERS.get("default", {})
+    return "redis" in str(layer.get("BACKEND", "")).lower()
 
 
 def _redis() -> redis.Redis:
@@ -74,13 +85,17 @@ async def _check(probe: Awaitable[bool]) -> str:
     return "ok" if ok else "failed"
 
 
-async def ready(request: HttpRequest) -> JsonResponse:
-    hub = get_hub()
+async def readiness(hub: Hub) -> tuple[int, dict[str, object]]:
+    """503 only while the database fails or the server drains: without the
+    database nothing is served. Without Redis, deliveries go on through the
+    database (slower), so the answer is 200 "degraded" with the reasons: a load
+    balancer that pulled every replica would turn that into an outage."""
     if hub.draining:
-        metrics.READY.set(0)
-        return JsonResponse({"status": "draining", "checks": {}}, status=503)
+        set_gauges(ready=False, degraded=False)
+        return 503, {"status": "draining", "checks": {}}
+    redis = redis_in_use()
     probes = [_check(database_sync_to_async(_database_ok)())]
-    if settings.REDIS_URL:
+    if redis:
         probes.append(_check(_redis_ok()))
     results = await asyncio.gather(*probes)
     if results[0] == "ok":
@@ -88,15 +103,47 @@ async def ready(request: HttpRequest) -> JsonResponse:
         # the first WebSocket, which a load balancer would never send.
         await _check(_started(hub))
     checks = {"database": results[0], "hub": hub.health(time.monotonic())}
-    if settings.REDIS_URL:
+    if redis:
         checks["redis"] = results[1]
-    healthy = all(v == "ok" for v in checks.values()) and breaker.state != BreakerState.OPEN
     checks["breaker"] = breaker.state.name.lower()
-    metrics.READY.set(1 if healthy else 0)
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    reasons = [
+        f"{name} {value}"
+        for name, value in checks.items()
+        if name not in ("database", "breaker") and value != "ok"
+    ]
+    if breaker.state != BreakerState.CLOSED:
+        reasons.append(f"channel-layer breaker {checks['breaker']}")
+    if checks["database"] != "ok":
+        set_gauges(ready=False, degraded=False)
+        return 503, {"status": "unavailable", "checks": checks}
+    set_gauges(ready=True, degraded=bool(reasons))
+    if reasons:
+        return 200, {"status": "degraded", "degraded": reasons, "checks": checks}
+    return 200, {"status": "ok", "checks": checks}
+
+
+def set_gauges(*, ready: bool, degraded: bool) -> None:
+    metrics.READY.set(1 if ready else 0)
+    metrics.DEGRADED.set(1 if degraded else 0)
+
+
+async def ready(request: HttpRequest) -> JsonResponse:
+    status, body = await readiness(get_hub())
+    return JsonResponse(body, status=status)
+
+
+async def refresh_forever(interval: float = REFRESH_INTERVAL) -> None:
+    """Each worker keeps its own readiness gauges current, whether or not a
+    probe reaches it (under --workers N the load balancer's probe lands on
+    one worker at a time)."""
+    for _ in range(10**9):
+        try:
+            await readiness(get_hub())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.warning("readiness refresh failed: %s", type(exc).__name__)
+        await asyncio.sleep(interval)
 
 
 def exposition(request: HttpRequest) -> HttpResponse:

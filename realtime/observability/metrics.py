@@ -68,6 +68,12 @@ BREAKER_STATE = Gauge(
 )
 READY = Gauge(
     "ws_ready",
-    "1 when the last /health/ready answered 200, 0 when it answered 503",
+    "1 when the last readiness check answered 200, 0 when it answered 503",
+    multiprocess_mode="liveall",
+)
+DEGRADED = Gauge(
+    "ws_degraded",
+    "1 while the last readiness check answered 200 degraded (Redis away: deliveries "
+    "go through the database)",
     multiprocess_mode="liveall",
 )

@@ -16,16 +16,18 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
 
-from realtime.testing.api import acall, new_order
+from realtime.testing.api import acall, call, new_order
 from realtime.testing.processes import (
     HOST,
     Daphne,
     free_port,
     server_env,
+    start_redis,
     stop_process,
     wait_until,
 )
@@ -162,6 +164,34 @@ def test_an_idle_redis_backed_server_stays_ready(
             return answers
 
         assert asyncio.run(hold_open()) == [200] * 10
+
+
+def test_a_redis_cut_keeps_readiness_200_degraded(tmp_path: Path) -> None:
+    """Redis stopped under a running server: /health/ready stays 200, says "degraded" and
+    why, while the database carries deliveries; back to "ok" once Redis returns."""
+    redis = start_redis()
+    env = server_env(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        log_dir=tmp_path / "logs",
+        redis_url=redis.url,
+    )
+    try:
+        with Daphne(free_port(), env, tmp_path / "logs") as daphne:
+            assert readiness(daphne)[1]["status"] == "ok"
+            redis.stop()
+            wait_until(lambda: readiness(daphne)[1]["status"] == "degraded", 15, "degraded")
+            status, body = readiness(daphne)
+            assert status == 200
+            assert any(reason.startswith("redis") for reason in body["degraded"])
+            redis = start_redis(redis.port)
+            wait_until(lambda: readiness(daphne)[1]["status"] == "ok", 30, "ok again")
+    finally:
+        redis.stop()
+
+
+def readiness(server: Daphne) -> tuple[int, dict[str, Any]]:
+    status, body = call("GET", f"{server.http}/health/ready")
+    return status, body
 
 
 def test_serving_off_loopback_without_secret_key_exits_naming_it(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 
 import pytest
 from django.test import RequestFactory
+from prometheus_client import REGISTRY
 
 from realtime.delivery.hub import get_hub
 from realtime.observability import health
@@ -42,3 +43,22 @@ async def test_a_hub_that_never_started_is_not_ready() -> None:
     """The hub's own state is part of readiness: unstarted, it says so."""
     hub = get_hub()
     assert hub.health(now=0.0) == "not started"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_redis_away_is_degraded_not_unready(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Database up, Redis failing: 200 "degraded" naming Redis, and the gauges say so."""
+
+    async def redis_down() -> bool:
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr(health, "redis_in_use", lambda: True)
+    monkeypatch.setattr(health, "_redis_ok", redis_down)
+    try:
+        status, body = await health.readiness(get_hub())
+    finally:
+        await get_hub().stop()
+    assert (status, body["status"]) == (200, "degraded")
+    assert body["degraded"] == ["redis failed: ConnectionError"]
+    samples = [REGISTRY.get_sample_value(name) for name in ("ws_ready", "ws_degraded")]
+    assert samples == [1.0, 1.0]
