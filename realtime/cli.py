@@ -95,7 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _supervise(args: argparse.Namespace) -> int:
-    """`--workers N`: one listening socket, N daphne processes accepting from it."""
+    """`--workers N`: N daphne processes, each accepting from its own socket on the port."""
     _setup()
     from django.conf import settings
     from django.db import connections
@@ -120,13 +120,13 @@ def _supervise(args: argparse.Namespace) -> int:
         _migrate()
     connections.close_all()
     try:
-        sock = listen(args.host, args.port)
+        socks = listen(args.host, args.port, args.workers)
     except OSError as exc:
         print(f"realtime serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
-    command = worker_command(args.host, args.port, sock.fileno())
+    command = worker_command(args.host, args.port, [sock.fileno() for sock in socks])
     # The workers exit within the grace on their own; a little more before killing.
-    return Supervisor(args.workers, sock, command, conf.settings.SHUTDOWN_GRACE + 0.5).run()
+    return Supervisor(socks, command, conf.settings.SHUTDOWN_GRACE + 0.5).run()
 
 
 def cmd_token(args: argparse.Namespace) -> int:

@@ -33,13 +33,16 @@ DEFAULTS: dict[str, Setting] = {
     "WEBSOCKET_MAX_MESSAGE_BYTES": Setting(65536, help="larger client frames get 1009"),
     "WEBSOCKET_RATE_LIMIT": Setting(20.0, help="client frames per second (burst 2x) before 4429"),
     "WEBSOCKET_MAX_CONNECTIONS": Setting(20000, help="per process, both transports; then 1013"),
-    "WEBSOCKET_MAX_CONNECTIONS_PER_USER": Setting(20, help="per user and process; then 1013"),
+    "WEBSOCKET_MAX_CONNECTIONS_PER_USER": Setting(
+        20, help="per user, divided among --workers; then 1013"
+    ),
     "WEBSOCKET_REPLAY_PAGES": Setting(2000, help="pages of 500 events before resync_required"),
     "WEBSOCKET_MAX_REPLAYS_PER_USER": Setting(2, help="history reads at once per user"),
     "WEBSOCKET_MAX_REPLAYS": Setting(4, help="history reads at once per process"),
     "EVENT_RETENTION": Setting(86400, help="seconds of event history kept for resume"),
     "SHUTDOWN_GRACE": Setting(10.0, help="seconds to drain on SIGTERM"),
     "WORKER": Setting(1, env="REALTIME_WORKER", help="which worker of --workers N this is"),
+    "WORKERS": Setting(1, env="REALTIME_WORKERS", help="N of --workers N"),
     "HTTP_IDLE_TIMEOUT": Setting(60.0, help="seconds an idle HTTP connection is kept"),
     "HTTP_THREADS": Setting(16, help="threads that run HTTP requests' Django code"),
     "HTTP_HEADER_TIMEOUT": Setting(10.0, help="seconds for a whole request head to arrive"),

@@ -1,6 +1,9 @@
 """`realtime serve --workers N` (docs/operations.md, "Workers"): N daphne
-processes accepting from one listening socket, which the supervisor opens
-and hands down. A worker that dies is started again after a backoff; SIGTERM
+processes, each accepting from its own listening socket on the one port
+(SO_REUSEPORT, so the kernel spreads new connections evenly instead of
+handing them to whichever worker wakes first). The supervisor opens the
+sockets and keeps them across a worker's restart, so connections that arrive
+meanwhile wait in its queue. A worker that dies is started again after a backoff; SIGTERM
 or SIGINT drains every worker (each closes its sockets with 1012) and the
 supervisor exits once they have, within SHUTDOWN_GRACE.
 
@@ -35,6 +38,7 @@ EARLY_EXITS_LIMIT = 5
 # Settings for the workers, not for users: which worker they are and where
 # prometheus-client keeps the metrics every worker shares.
 WORKER_ENV = "REALTIME_WORKER"
+WORKERS_ENV = "REALTIME_WORKERS"
 METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -70,31 +74,45 @@ class StartFailure(Exception):
     """A worker exits as soon as it starts, again and again."""
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """The socket every worker accepts from; OSError when the address is taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+def listen(host: str, port: int, count: int = 1) -> list[socket.socket]:
+    """One listening socket per worker, all on host:port; OSError when the
+    address is taken, even by another server that shares ports this way."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        sock.bind((host, port))
-        sock.listen(LISTEN_BACKLOG)
+        # SO_REUSEPORT would let us join a group of sockets some other
+        # process holds; a plain bind refuses a port anyone listens on.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        port = probe.getsockname()[1]
+    finally:
+        probe.close()
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            sock.listen(LISTEN_BACKLOG)
     except OSError:
-        sock.close()
+        for sock in socks:
+            sock.close()
         raise
-    sock.set_inheritable(True)
-    return sock
+    return socks
 
 
 class Supervisor:
     def __init__(
         self,
-        count: int,
-        sock: socket.socket,
+        socks: Sequence[socket.socket],
         command: Callable[[int], Sequence[str]],
         grace: float,
         backoff: Callable[[], Backoff] = Backoff,
     ) -> None:
-        self.workers = [Worker(number, backoff=backoff()) for number in range(1, count + 1)]
-        self.sock = sock
+        """Worker n accepts from socks[n - 1]."""
+        self.workers = [Worker(number, backoff=backoff()) for number in range(1, len(socks) + 1)]
+        self.socks = list(socks)
         self.command = command
         self.grace = grace
         self.stopping: int | None = None
@@ -124,7 +142,7 @@ class Supervisor:
             self.drain()
             return 1
         finally:
-            self.sock.close()
+            self.close()
 
     def _stop(self, signum: int, frame: FrameType | None = None) -> None:
         if self.stopping is not None:
@@ -137,10 +155,13 @@ class Supervisor:
         env = {
             **os.environ,
             WORKER_ENV: str(worker.number),
+            WORKERS_ENV: str(len(self.workers)),
             METRICS_ENV: self.metrics_dir,
         }
+        sock = self.socks[worker.number - 1]
+        sock.set_inheritable(True)
         worker.process = subprocess.Popen(
-            self.command(worker.number), env=env, pass_fds=(self.sock.fileno(),)
+            self.command(worker.number), env=env, pass_fds=(sock.fileno(),)
         )
         worker.started_at = time.monotonic()
         worker.restart_at = None
@@ -177,7 +198,7 @@ class Supervisor:
 
     def drain(self) -> int:
         """SIGTERM to every worker; whoever is still running after the grace is killed."""
-        self.sock.close()
+        self.close()
         name = signal.Signals(self.stopping).name if self.stopping else "a failure"
         logger.info("draining %d workers on %s", len(self.live()), name)
         for worker in self.live():
@@ -195,6 +216,10 @@ class Supervisor:
         # A worker still starting when SIGTERM came has no drain to run: it just ends.
         return 0 if not killed and all(code in (0, -signal.SIGTERM) for code in codes) else 1
 
+    def close(self) -> None:
+        for sock in self.socks:
+            sock.close()
+
     def forget(self, pid: int) -> None:
         """A dead worker's gauges leave /metrics; its counters stay."""
         from prometheus_client import multiprocess
@@ -211,7 +236,9 @@ def describe(returncode: int) -> str:
         return f"signal {-returncode}"
 
 
-def worker_command(host: str, port: int, fd: int) -> Callable[[int], list[str]]:
+def worker_command(host: str, port: int, fds: Sequence[int]) -> Callable[[int], list[str]]:
+    """Worker n serves the socket fds[n - 1]."""
+
     def command(number: int) -> list[str]:
         return [
             sys.executable,
@@ -223,7 +250,7 @@ def worker_command(host: str, port: int, fd: int) -> Callable[[int], list[str]]:
             "--port",
             str(port),
             "--fd",
-            str(fd),
+            str(fds[number - 1]),
         ]
 
     return command

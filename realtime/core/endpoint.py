@@ -160,6 +160,7 @@ class Endpoint:
         limits = ConnectionLimits(
             conf.settings.WEBSOCKET_MAX_CONNECTIONS,
             conf.settings.WEBSOCKET_MAX_CONNECTIONS_PER_USER,
+            conf.settings.WORKERS,
         )
         user_id = principal.user_id if principal else 0
         over = limits.refusal(len(hub.subscribers), hub.count_for(user_id))

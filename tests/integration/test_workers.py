@@ -5,6 +5,7 @@ whole drained on SIGTERM, and the refusal without Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from realtime.testing.api import acall, call, metric, visible_events
 from realtime.testing.processes import Daphne, Redis, free_port, server_env, wait_until
@@ -138,6 +141,72 @@ def test_two_workers_share_the_port_survive_a_kill_and_drain(
         assert f"worker {VICTIM} (pid" in log
         assert "exited with signal SIGKILL" in log
         assert server.error_lines() == []
+
+
+SPREAD = 1000
+PER_USER = 8
+
+
+async def open_one(
+    url: str, token: str, gate: asyncio.Semaphore, opened: list[ClientConnection]
+) -> int:
+    """The worker that welcomes one connection, or the code it is closed with."""
+    async with gate:
+        conn = await connect(url, additional_headers={"Authorization": f"Bearer {token}"})
+    opened.append(conn)
+    try:
+        first = json.loads(await asyncio.wait_for(conn.recv(), 10))
+    except ConnectionClosed as closed:
+        return -(closed.rcvd.code if closed.rcvd else 1006)
+    assert first["type"] == "welcome", first
+    return int(first["worker"])
+
+
+def test_a_thousand_connections_split_evenly_and_a_users_limit_is_shared(
+    tmp_path: Path, redis_server: Redis
+) -> None:
+    """1,000 connections land 40/60 or better on two workers; 8 per user means 8 in all."""
+    env = server_env(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        log_dir=tmp_path / "logs",
+        redis_url=redis_server.url,
+        extra={**FAST, "WEBSOCKET_MAX_CONNECTIONS_PER_USER": str(PER_USER)},
+    )
+    with Daphne(free_port(), env, tmp_path / "logs", workers=2) as server:
+        wait_until(
+            lambda: all(f"(worker {n})" in server.log_text() for n in (1, 2)), 30, "two workers"
+        )
+        tokens_file = tmp_path / "tokens"
+        server.manage("demo", "--users", str(SPREAD // 4), "--tokens-file", str(tokens_file))
+        lines = [line.split() for line in tokens_file.read_text().splitlines()]
+        customers = [token for name, token in lines if name.startswith("customer")]
+        tokens = [token for token in customers for _ in range(4)]
+        assert len(tokens) == SPREAD
+        alice = server.manage("token", "alice", "--create")
+
+        async def run() -> tuple[list[int], list[int]]:
+            gate = asyncio.Semaphore(100)
+            opened: list[ClientConnection] = []
+            try:
+                spread = await asyncio.gather(
+                    *(open_one(server.ws, t, gate, opened) for t in tokens)
+                )
+                one_user = await asyncio.gather(
+                    *(open_one(server.ws, alice, gate, opened) for _ in range(3 * PER_USER))
+                )
+                return spread, one_user
+            finally:
+                await asyncio.gather(*(c.close() for c in opened), return_exceptions=True)
+
+        spread, one_user = asyncio.run(run())
+        counts = [spread.count(1), spread.count(2)]
+        print(f"1,000 connections over two workers: {counts}")
+        assert sum(counts) == SPREAD
+        assert min(counts) >= 0.4 * SPREAD, counts
+        assert sorted(one_user) == [-1013] * (2 * PER_USER) + [1] * (PER_USER // 2) + [2] * (
+            PER_USER // 2
+        )
+        assert "of 8 over 2 workers" in server.log_text()
 
 
 def test_workers_without_redis_are_refused_with_the_reason(tmp_path: Path) -> None:

@@ -17,12 +17,12 @@ from realtime.supervisor import Backoff, Supervisor, describe, listen
 
 pytestmark = pytest.mark.timeout(60)
 
-# Exits 0 on SIGTERM, as a worker does once drained; notes the port of the socket it inherited.
+# Exits 0 on SIGTERM, as a worker does once drained; notes the socket it inherited and its port.
 POLITE = (
     "import signal, socket, sys, time\n"
     "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
     "sock = socket.socket(fileno=int(sys.argv[1]))\n"
-    "open(sys.argv[2], 'a').write(f'{sock.getsockname()[1]}\\n')\n"
+    "open(sys.argv[2], 'a').write(f'{sys.argv[1]}:{sock.getsockname()[1]}\\n')\n"
     "time.sleep(60)\n"
 )
 # Ignores SIGTERM, and says so in its notes once it does.
@@ -35,9 +35,9 @@ STUBBORN = (
 
 
 def program(
-    source: str, sock: socket.socket, notes: Path | None = None
+    source: str, socks: list[socket.socket], notes: Path | None = None
 ) -> Callable[[int], list[str]]:
-    return lambda number: [sys.executable, "-c", source, str(sock.fileno()), str(notes)]
+    return lambda n: [sys.executable, "-c", source, str(socks[n - 1].fileno()), str(notes)]
 
 
 def wait_for(condition: Callable[[], bool], seconds: float) -> None:
@@ -63,14 +63,53 @@ def test_listen_refuses_a_taken_address() -> None:
         listen("127.0.0.1", taken.getsockname()[1])
 
 
-def test_workers_inherit_the_socket_are_restarted_and_drain_on_sigterm(tmp_path: Path) -> None:
-    """Both get the socket; a killed one comes back after its backoff; SIGTERM: 0, all gone."""
-    sock = listen("127.0.0.1", 0)
+def test_listen_refuses_a_port_another_server_shares_by_so_reuseport() -> None:
+    """Another supervisor's sockets do not let a second one join their port."""
+    first = listen("127.0.0.1", 0, 2)
+    try:
+        with pytest.raises(OSError, match="in use"):
+            listen("127.0.0.1", first[0].getsockname()[1], 2)
+    finally:
+        for sock in first:
+            sock.close()
+
+
+def test_listen_opens_one_socket_per_worker_on_one_port_and_the_kernel_spreads_connections() -> (
+    None
+):
+    """Two sockets on one port; 200 connections land on both, none on just one."""
+    socks = listen("127.0.0.1", 0, 2)
+    try:
+        port = socks[0].getsockname()[1]
+        assert socks[1].getsockname()[1] == port
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(200)]
+        accepted = [0, 0]
+        for index, sock in enumerate(socks):
+            sock.setblocking(False)
+            for _ in range(len(clients)):
+                try:
+                    sock.accept()[0].close()
+                except BlockingIOError:
+                    break
+                accepted[index] += 1
+        for client in clients:
+            client.close()
+        assert sum(accepted) == 200
+        assert min(accepted) >= 60, accepted
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_workers_inherit_their_sockets_are_restarted_and_drain_on_sigterm(tmp_path: Path) -> None:
+    """Each gets its socket; a killed one comes back after its backoff; SIGTERM: 0, all gone."""
+    socks = listen("127.0.0.1", 0, 2)
     notes = tmp_path / "ports"
     supervisor = Supervisor(
-        2, sock, program(POLITE, sock, notes), grace=5, backoff=lambda: Backoff(base=0.05)
+        socks, program(POLITE, socks, notes), grace=5, backoff=lambda: Backoff(base=0.05)
     )
-    port = sock.getsockname()[1]
+    port = socks[0].getsockname()[1]
+    one, two = (f"{sock.fileno()}:{port}" for sock in socks)
     result: list[int] = []
     runner = threading.Thread(target=lambda: result.append(supervisor.supervise()))
     runner.start()
@@ -84,18 +123,18 @@ def test_workers_inherit_the_socket_are_restarted_and_drain_on_sigterm(tmp_path:
     finally:
         supervisor._stop(signal.SIGTERM)
         runner.join(10)
-    assert notes.read_text().split() == [str(port)] * 3
+    assert sorted(notes.read_text().split()) == sorted([one, one, two])
     assert result == [0]
     assert supervisor.live() == []
-    assert sock.fileno() == -1
+    assert [sock.fileno() for sock in socks] == [-1, -1]
     assert not Path(supervisor.metrics_dir).exists()
 
 
 def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
     """The drain waits out the grace, kills what is left, and reports failure."""
-    sock = listen("127.0.0.1", 0)
+    socks = listen("127.0.0.1", 0)
     notes = tmp_path / "notes"
-    supervisor = Supervisor(1, sock, program(STUBBORN, sock, notes), grace=0.5)
+    supervisor = Supervisor(socks, program(STUBBORN, socks, notes), grace=0.5)
     supervisor.start(supervisor.workers[0])
     wait_for(lambda: notes.exists() and notes.read_text() == "ignoring\n", 10)
     supervisor.stopping = signal.SIGTERM
@@ -107,10 +146,8 @@ def test_a_worker_that_ignores_sigterm_is_killed_after_the_grace(tmp_path: Path)
 
 def test_a_worker_that_cannot_start_stops_the_supervisor() -> None:
     """Five exits within seconds of starting, in a row: give up with 1 rather than spin."""
-    sock = listen("127.0.0.1", 0)
     failing = Supervisor(
-        1,
-        sock,
+        listen("127.0.0.1", 0),
         lambda n: [sys.executable, "-c", "raise SystemExit(3)"],
         grace=1,
         backoff=lambda: Backoff(base=0.01),

@@ -15,3 +15,12 @@ def test_connection_limits() -> None:
     assert limits.refusal(total=2, for_user=1) is None
     assert limits.refusal(total=3, for_user=0) == Limit("server at its connection limit (3)", False)
     assert limits.refusal(total=1, for_user=2) == Limit("user at its connection limit (2)", True)
+
+
+def test_the_per_user_limit_is_shared_among_workers() -> None:
+    """20 per user over 3 workers: 7 in each, and the refusal says so."""
+    limits = ConnectionLimits(max_total=100, max_per_user=20, workers=3)
+    assert limits.refusal(total=10, for_user=6) is None
+    assert limits.refusal(total=10, for_user=7) == Limit(
+        "user at its connection limit (7 of 20 over 3 workers)", True
+    )
