@@ -21,7 +21,26 @@ def _serve(name: str) -> FileResponse:
 
 
 def index(request: HttpRequest) -> FileResponse:
-    return _serve("index.html")
+    """The page, which may run only its own modules and styles, talk only to
+    this server, never be framed (its buttons change orders) and never send
+    its URL, which may hold `?token=`, as a Referer."""
+    response = _serve("index.html")
+    host = request.get_host()
+    response["Content-Security-Policy"] = "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src 'self' ws://{host} wss://{host}",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
+    )
+    response["X-Frame-Options"] = "DENY"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def asset(request: HttpRequest, name: str) -> FileResponse:

@@ -159,6 +159,26 @@ def refusal(
     return None
 
 
+def awaits_auth_frame(refused: Close | None, presented_token: str) -> bool:
+    """A connect refused only for want of credentials may send its token as
+    its first frame instead, so that no URL (and no proxy's access log) holds it."""
+    return refused is not None and refused.code == CloseCode.UNAUTHORIZED and not presented_token
+
+
+def first_frame_token(text: str | None, max_bytes: int) -> str | Close:
+    """The token of a connection's first frame, which must be `auth`; else its close."""
+    if text is None:
+        return Close(CloseCode.UNAUTHORIZED, "the first frame must be an auth frame")
+    if len(text) > max_bytes or (len(text) * 4 > max_bytes and len(text.encode()) > max_bytes):
+        return Close(CloseCode.TOO_LARGE, f"frame larger than {max_bytes} bytes")
+    frame = protocol.parse_client_frame(text)
+    if isinstance(frame, protocol.Auth):
+        return frame.token
+    if isinstance(frame, FrameError) and frame.detail.startswith("token"):
+        return Close(CloseCode.UNAUTHORIZED, frame.detail)
+    return Close(CloseCode.UNAUTHORIZED, "the first frame must be an auth frame")
+
+
 def expiry(principal: Principal) -> float:
     """When the principal's credential ends, as epoch seconds (never: infinity)."""
     return math.inf if principal.expires_at is None else principal.expires_at

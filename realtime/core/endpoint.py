@@ -141,14 +141,19 @@ class Endpoint:
         self.connected_at = now
         return connection.Connection(config(), uuid.uuid4().hex[:12], now)
 
-    async def admit(self) -> tuple[Principal | None, Close | None, Admission]:
+    async def admit(self, token: str = "") -> tuple[Principal | None, Close | None, Admission]:
         """Who is connecting and whether they may: a principal and no close,
-        or the close that refuses them (4401, 4403 or 1013)."""
-        self.journal.connecting(self.conn, self.scope.get("client"))
+        or the close that refuses them (4401, 4403 or 1013). With `token`,
+        the connection's first frame gave it: it is checked as `verify` would."""
+        if token:
+            self.auth_error = ""
+        else:
+            self.journal.connecting(self.conn, self.scope.get("client"))
         origin_ok = origin_allowed(self.scope, settings.ALLOWED_HOSTS)
         principal, unavailable, hub = None, False, get_hub()
         try:
-            principal = await self.authenticate() if origin_ok else None
+            if origin_ok:
+                principal = await (self.verify(token) if token else self.authenticate())
             if principal is not None:
                 await hub.start()
         except Exception as exc:

@@ -4,12 +4,15 @@ connection's next request line), however slowly its bytes trickle in
 (daphne's idle timeout restarts on every byte, so one header line every 20 s
 held a socket forever), and one client address may hold at most
 HTTP_MAX_PENDING_PER_ADDRESS connections whose head has begun but not ended.
-Each kind of refusal is logged as a WARNING at most once a minute."""
+Each kind of refusal is logged as a WARNING at most once a minute. A line
+too long for Twisted (16 KB) is answered 414 or 431 rather than dropped."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -56,6 +59,20 @@ class HeadLimits:
             self.pending[host] = left
         else:
             self.pending.pop(host, None)
+
+    def held(self, host: str) -> Callable[[], None]:
+        """Hold one place for `host` (a socket waiting for its first frame);
+        the returned callable frees it, once however often it is called."""
+        self.hold(host)
+        freed = False
+
+        def free() -> None:
+            nonlocal freed
+            if not freed:
+                freed = True
+                self.release(host)
+
+        return free
 
     def timed_out(self, host: str) -> None:
         self.expired += 1
@@ -140,6 +157,32 @@ class TimedRequest(WebRequest):  # type: ignore[misc]
         super().gotLength(length)
 
 
+def line_too_long(ticket: Ticket, channel: Any, line: bytes) -> None:
+    """Twisted drops a line longer than MAX_LENGTH without a word; a client
+    (or the proxy in front) is told which limit it met: a request line is a
+    414, a header line a 431. No request was built, so this writes the answer."""
+    limit = channel.MAX_LENGTH
+    if ticket.begun:
+        status = "431 Request Header Fields Too Large"
+        detail = f"a request header line is longer than {limit} bytes"
+    else:
+        status = "414 URI Too Long"
+        detail = f"the request line (method, path and query) is longer than {limit} bytes"
+    body = json.dumps({"detail": detail}).encode()
+    transport = channel.transport
+    transport.write(
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+        + body
+    )
+    # Closing with the rest of the request unread would reset the connection,
+    # and the reset can destroy the answer before the client reads it: send
+    # it, end our side, and discard what still comes until the client closes.
+    channel.dataReceived = lambda data: None
+    transport.loseWriteConnection()
+    ticket.limits.reactor.callLater(ticket.limits.timeout, transport.abortConnection)
+
+
 class LimitedHTTPFactory(HTTPFactory):  # type: ignore[misc]
     def __init__(self, server: Any, limits: HeadLimits) -> None:
         super().__init__(server)
@@ -153,4 +196,6 @@ class LimitedHTTPFactory(HTTPFactory):  # type: ignore[misc]
         protocol = super().buildProtocol(addr)
         ticket = Ticket(self.limits, host, protocol)
         protocol.requestFactory = partial(TimedRequest, ticket)
+        channel = internals.http_channel(protocol)
+        channel.lineLengthExceeded = partial(line_too_long, ticket, channel)
         return protocol

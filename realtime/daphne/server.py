@@ -30,7 +30,7 @@ from realtime.daphne.protocol import OrdersWebSocketProtocol, share_options
 from realtime.daphne.streams import StreamWriter
 from realtime.sse.wire import STREAM_WRITER
 from realtime.supervisor import LISTEN_BACKLOG
-from realtime.ws.wire import FRAME_SENDER
+from realtime.ws.wire import FRAME_SENDER, PENDING_HOLD
 
 logger = logging.getLogger("realtime.server")
 
@@ -122,6 +122,8 @@ class OrdersServer(daphne.server.Server):  # type: ignore[misc]
             extensions = scope.setdefault("extensions", {})
             extensions[FRAME_SENDER] = sender
             extensions[DENIAL_RESPONSE] = NO_OPTIONS
+            peer = protocol.transport.getPeer()
+            extensions[PENDING_HOLD] = partial(self.head_limits.held, str(peer.host))
         elif scope.get("type") == "http":
             # Made only by an application that streams its response.
             writer = partial(StreamWriter, self.head_limits.reactor, protocol)

@@ -13,15 +13,18 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from realtime.auth.scope import query_params
+from realtime import conf
+from realtime.auth.principal import Principal
+from realtime.auth.scope import query_params, token_from_scope
 from realtime.codes import CloseCode
+from realtime.core import connection
 from realtime.core.connection import Close
 from realtime.core.endpoint import ANONYMOUS, Endpoint
 from realtime.core.journal import Journal
 from realtime.observability import metrics
 from realtime.observability.logging import LIFECYCLE_LOGGER
 from realtime.ws.sending import WebSocketSender
-from realtime.ws.wire import FRAME_SENDER
+from realtime.ws.wire import FRAME_SENDER, PENDING_HOLD
 
 logger = logging.getLogger(LIFECYCLE_LOGGER)
 
@@ -39,7 +42,7 @@ class OrdersConsumer(Endpoint, AsyncWebsocketConsumer):  # type: ignore[misc]
         try:
             message = await receive()
             if message["type"] == "websocket.connect":
-                await self.connect_client()
+                message = await self.connect_client(receive) or message
             while message["type"] != "websocket.disconnect" and not out.closed:
                 message = await receive()
                 if message["type"] == "websocket.receive":
@@ -87,10 +90,44 @@ class OrdersConsumer(Endpoint, AsyncWebsocketConsumer):  # type: ignore[misc]
         send_now = scope.get("extensions", {}).pop(FRAME_SENDER, None)
         self.out = WebSocketSender(self.conn, send, send_now, self, self.journal)
 
-    async def connect_client(self) -> None:
+    async def connect_client(self, receive: Any) -> dict[str, Any] | None:
+        """Admit and open the connection; a disconnect that came meanwhile is returned."""
         principal, refused, _ = await self.admit()
         await self.accept()
+        presented = token_from_scope(self.scope)
+        if principal is None and connection.awaits_auth_frame(refused, presented):
+            message, principal, refused = await self.authenticate_first_frame(receive)
+            if message is not None:
+                return message
         if refused is not None or principal is None:
             await self.out.close_now(refused or Close(CloseCode.UNAUTHORIZED, "unauthorized"))
-            return
+            return None
         await self.open(principal, query_params(self.scope))
+        return None
+
+    async def authenticate_first_frame(
+        self, receive: Any
+    ) -> tuple[dict[str, Any] | None, Principal | None, Close | None]:
+        """A connect with no token waits HTTP_HEADER_TIMEOUT for an `auth`
+        frame, holding a place in its address's pending cap meanwhile."""
+        hold = self.scope.get("extensions", {}).get(PENDING_HOLD)
+        release = hold() if hold is not None else None
+        deadline = conf.settings.HTTP_HEADER_TIMEOUT
+        try:
+            message = await asyncio.wait_for(receive(), deadline)
+        except TimeoutError:
+            return None, None, Close(CloseCode.UNAUTHORIZED, f"no auth frame within {deadline:g} s")
+        finally:
+            if release is not None:
+                release()
+        if message["type"] != "websocket.receive":
+            return message, None, None
+        metrics.MESSAGES_RECEIVED.inc()
+        self.conn.messages_in += 1
+        token = connection.first_frame_token(
+            message.get("text"), conf.settings.WEBSOCKET_MAX_MESSAGE_BYTES
+        )
+        if isinstance(token, Close):
+            return None, None, token
+        principal, refused, _ = await self.admit(token)
+        return None, principal, refused

@@ -9,6 +9,10 @@ from realtime.core.frames import Encoder
 # frame's bytes, returning False when the connection cannot take them that
 # way, and raising once the socket is closing.
 FRAME_SENDER = "realtime.frame_sender"
+# The extension through which a server counts a socket that waits for its
+# first-frame `auth` against its address's cap on pending connections:
+# calling it holds one place and returns the callable that frees it.
+PENDING_HOLD = "realtime.pending_hold"
 
 
 def text_frame(payload: bytes) -> bytes:

@@ -330,6 +330,76 @@ def test_connections_past_the_per_address_cap_are_refused(guarded: Daphne) -> No
     assert live_status(guarded) == 200
 
 
+def test_a_websocket_without_a_token_authenticates_with_its_first_frame(guarded: Daphne) -> None:
+    """No token in the URL: an `auth` frame admits it; the log's lines hold no token."""
+    alice = guarded.manage("token", "alice", "--create")
+
+    async def scenario() -> dict[str, Any]:
+        ws = await open_ws(guarded.ws, scopes="mine")
+        try:
+            await ws.send(json.dumps({"type": "auth", "token": alice}))
+            return await next_frame(ws, "welcome")
+        finally:
+            await ws.close()
+
+    assert asyncio.run(scenario())["user"] == "alice"
+    assert alice not in guarded.log_text()
+
+
+def test_sockets_waiting_for_an_auth_frame_count_against_the_per_address_cap(
+    guarded: Daphne,
+) -> None:
+    """Five silent sockets: a sixth connection is refused; at the deadline each gets 4401."""
+
+    async def scenario() -> tuple[bool, list[int | None]]:
+        waiting = [await open_ws(guarded.ws) for _ in range(5)]
+        refused = await asyncio.to_thread(refused_at_once, guarded.port)
+        codes = await asyncio.gather(*(close_code(ws, timeout=5) for ws in waiting))
+        return refused, list(codes)
+
+    refused, codes = asyncio.run(scenario())
+    assert refused
+    assert codes == [4401] * 5
+    guarded.wait_for_log(r"code=4401 by=server reason=\"no auth frame within 1 s\"")
+    wait_until(lambda: live_status(guarded) == 200, 5, "/health/live from the same address")
+
+
+def raw_answer(port: int, head: str) -> bytes:
+    """Everything the server sends back for `head` until it closes."""
+    with socket.create_connection((HOST, port), timeout=5) as sock:
+        sock.sendall(head.encode())
+        answer = b""
+        for _ in range(100):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+UPGRADE = (
+    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/api/orders/?q=" + "a" * 60_000, "", b"414 URI Too Long"),
+        ("/ws/orders/?token=" + "a" * 60_000, UPGRADE, b"414 URI Too Long"),
+        ("/health/live", "X-Big: " + "b" * 60_000 + "\r\n", b"431 Request Header Fields Too Large"),
+    ],
+)
+def test_a_line_too_long_for_the_server_is_answered_414_or_431(
+    guarded: Daphne, path: str, headers: str, status: bytes
+) -> None:
+    """A 60 KB query (HTTP or WebSocket) gets 414, a 60 KB header 431, each saying the limit."""
+    answer = raw_answer(guarded.port, f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n{headers}\r\n")
+    assert answer.startswith(b"HTTP/1.1 " + status + b"\r\n")
+    assert answer.endswith(b'longer than 16384 bytes"}')
+
+
 def refused_at_once(port: int) -> bool:
     """Whether a new connection is closed by the server before it sends anything."""
     with socket.create_connection((HOST, port)) as probe:

@@ -64,10 +64,12 @@ async def test_patch_pushes_to_the_owner_and_staff_only(stack: Stack) -> None:
 
 @pytest.mark.parametrize("token", ["", "not-a-jwt", "expired"])
 async def test_missing_invalid_or_expired_token_closes_4401(stack: Stack, token: str) -> None:
-    """No, invalid or expired token: accepted, then closed with 4401."""
+    """Invalid or expired token, or none and a first frame other than `auth`: 4401."""
     if token == "expired":
         token = await asyncio.to_thread(stack.server.manage, "token", "alice", "--ttl=-5")
     ws = await open_ws(stack.server.ws, token or None)
+    if not token:
+        await ws.send(json.dumps({"type": "heartbeat", "ts": 1}))
     assert await close_code(ws) == 4401
 
 

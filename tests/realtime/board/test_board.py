@@ -105,6 +105,43 @@ def test_a_kiosk_signs_in_from_the_address_and_drops_the_token_from_it(
             assert page.is_visible("#no-orders")
 
 
+def test_the_page_keeps_its_token_to_itself_and_cannot_be_framed(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """CSP, frame-ancestors and no-referrer; no URL or Referer after the page holds the token."""
+    with make_server(tmp_path, "sqlite", "memory", request) as server:
+        tokens = seed_tokens(server)
+        with chromium() as browser:
+            page = browser.new_page()
+            sockets: list[str] = []
+            requests: list[tuple[str, str]] = []
+            console: list[str] = []
+            page.on("websocket", lambda ws: sockets.append(ws.url))
+            page.on("request", lambda r: requests.append((r.url, r.headers.get("referer", ""))))
+            page.on("console", lambda message: console.append(message.text))
+            response = page.goto(f"{server.http}/?token={tokens['staff']}")
+            page.wait_for_selector('#status[data-state="connected"]', timeout=10_000)
+            assert response is not None
+            headers = response.headers
+            policy = headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in policy
+            assert "script-src 'self'" in policy
+            assert headers["x-frame-options"] == "DENY"
+            assert headers["referrer-policy"] == "no-referrer"
+            assert sockets == [f"{server.ws}?scopes=all"]
+            later = requests[1:]
+            assert later
+            assert all(tokens["staff"] not in url + referer for url, referer in later)
+            assert not [line for line in console if "Content Security Policy" in line]
+
+            framing = browser.new_page()
+            framing.set_content(f'<iframe src="{server.http}/"></iframe>')
+            # Chromium shows its error page in place of a page that refuses framing.
+            framed = framing.frames[-1]
+            framed.wait_for_url(re.compile("^chrome-error://"), timeout=5_000)
+            assert framed.query_selector("#kitchen") is None
+
+
 def test_board_assets_are_served_and_others_are_not(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:

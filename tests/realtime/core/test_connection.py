@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from realtime.auth.principal import Principal
 from realtime.codes import CloseCode, ErrorCode
+from realtime.core import connection
 from realtime.core.connection import (
     Admission,
     Authenticate,
@@ -619,3 +620,28 @@ def test_a_replay_merged_with_live_events_delivers_every_seq_once_in_order(
         if conn.replay is None and delivered == total and not conn.commands and not answers:
             break
     assert received == list(range(since + 1, total + 1))
+
+
+def test_only_a_connect_refused_for_want_of_a_token_waits_for_an_auth_frame() -> None:
+    """4401 with no token waits; a token that failed, 4403 or 1013 do not."""
+    missing = connection.Close(CloseCode.UNAUTHORIZED, "missing token")
+    assert connection.awaits_auth_frame(missing, "")
+    assert not connection.awaits_auth_frame(missing, "abc")
+    assert not connection.awaits_auth_frame(connection.Close(CloseCode.FORBIDDEN, "origin"), "")
+    assert not connection.awaits_auth_frame(connection.Close(CloseCode.TRY_AGAIN_LATER, "x"), "")
+    assert not connection.awaits_auth_frame(None, "")
+
+
+def test_a_first_frame_gives_its_token_or_the_close_that_refuses_it() -> None:
+    """An auth frame's token; binary, oversized, other frames and bad tokens close."""
+    assert connection.first_frame_token('{"type": "auth", "token": "t"}', 100) == "t"
+    not_auth = connection.Close(CloseCode.UNAUTHORIZED, "the first frame must be an auth frame")
+    assert connection.first_frame_token(None, 100) == not_auth
+    assert connection.first_frame_token('{"type": "heartbeat"}', 100) == not_auth
+    assert connection.first_frame_token("not json", 100) == not_auth
+    assert connection.first_frame_token("é" * 60, 100) == connection.Close(
+        CloseCode.TOO_LARGE, "frame larger than 100 bytes"
+    )
+    assert connection.first_frame_token('{"type": "auth", "token": 5}', 100) == connection.Close(
+        CloseCode.UNAUTHORIZED, "token must be a non-empty string"
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from realtime.daphne.heads import HeadLimits, Ticket
+from realtime.daphne.heads import HeadLimits, Ticket, line_too_long
 
 
 class Clock:
@@ -101,3 +101,39 @@ def test_a_kept_alive_connection_is_timed_again_for_its_next_request() -> None:
     ticket.begin()
     assert heads.pending == {"h": 1}
     assert len(clock.calls) == 2
+
+
+def test_a_socket_waiting_for_its_first_frame_holds_a_place_until_freed_once() -> None:
+    """held() counts against the address; freeing twice frees one place."""
+    heads = limits(Clock(), per_address=1)
+    free = heads.held("10.0.0.1")
+    assert not heads.admit("10.0.0.1")
+    free()
+    free()
+    assert heads.admit("10.0.0.1")
+    assert heads.pending == {}
+
+
+def long_line_channel() -> Any:
+    transport = SimpleNamespace(written=b"", half_closed=False, aborted=False)
+    transport.write = lambda data: setattr(transport, "written", transport.written + data)
+    transport.loseWriteConnection = lambda: setattr(transport, "half_closed", True)
+    transport.abortConnection = lambda: setattr(transport, "aborted", True)
+    return SimpleNamespace(MAX_LENGTH=16384, transport=transport)
+
+
+@pytest.mark.parametrize(("begun", "status"), [(False, b"414"), (True, b"431")])
+def test_a_line_too_long_is_answered_then_the_rest_discarded_until_a_deadline(
+    begun: bool, status: bytes
+) -> None:
+    """414 before the request line, 431 after; the write side ends, reads are dropped, abort due."""
+    clock = Clock()
+    ticket = Ticket(limits(clock), "h", protocol())
+    ticket.begun = begun
+    channel = long_line_channel()
+    line_too_long(ticket, channel, b"x" * 20000)
+    assert channel.transport.written.startswith(b"HTTP/1.1 " + status)
+    assert channel.transport.half_closed
+    assert channel.dataReceived(b"more") is None
+    clock.calls[-1].fn()
+    assert channel.transport.aborted

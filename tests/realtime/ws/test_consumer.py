@@ -192,3 +192,57 @@ async def test_every_frame_from_the_client_is_counted() -> None:
     await next_of(communicator, "error")
     assert received() == before + 2
     await communicator.disconnect()
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_a_connect_without_a_token_is_welcomed_after_an_auth_first_frame() -> None:
+    """No token in the URL: the first frame's token admits it, scopes and since from the URL."""
+    staff = await user("staff", staff=True)
+    communicator = WebsocketCommunicator(application, "/ws/orders/?scopes=all")
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_json_to({"type": "auth", "token": await token(staff)})
+    welcome = await communicator.receive_json_from(timeout=3)
+    assert welcome["type"] == "welcome"
+    assert welcome["user"] == "staff"
+    assert (await next_of(communicator, "subscribed"))["scope"] == "all"
+    await communicator.disconnect()
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+@pytest.mark.parametrize(
+    ("first", "reason"),
+    [
+        ({"type": "subscribe", "scope": "mine"}, "the first frame must be an auth frame"),
+        ({"type": "auth", "token": "garbage"}, "invalid token"),
+        ({"type": "auth", "token": ""}, "token must be a non-empty string"),
+    ],
+)
+async def test_a_first_frame_that_is_not_a_valid_auth_is_closed_4401(
+    first: dict[str, str], reason: str
+) -> None:
+    """Anything but an `auth` frame with a good token first: 4401 with the reason."""
+    communicator = WebsocketCommunicator(application, "/ws/orders/")
+    await communicator.connect()
+    await communicator.send_json_to(first)
+    assert (await communicator.receive_output(timeout=3)) == {
+        "type": "websocket.close",
+        "code": 4401,
+        "reason": reason,
+    }
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_a_socket_that_sends_no_auth_frame_is_closed_4401_at_the_header_deadline(
+    settings: Any,
+) -> None:
+    """No token and no frame: 4401 once HTTP_HEADER_TIMEOUT has passed, and nothing is left."""
+    settings.HTTP_HEADER_TIMEOUT = 0.3
+    communicator = WebsocketCommunicator(application, "/ws/orders/")
+    await communicator.connect()
+    assert (await communicator.receive_output(timeout=3)) == {
+        "type": "websocket.close",
+        "code": 4401,
+        "reason": "no auth frame within 0.3 s",
+    }
+    assert get_hub().subscribers == set()

@@ -1,9 +1,10 @@
 // The board's connection to /ws/orders/ (docs/protocol.md): heartbeats
 // answered, a silence watchdog, reconnects with exponential backoff and full
 // jitter, and every scope resumed from the last seq in the URL
-// (?scopes=all&since=N), so no update is missed or repeated. The token is
-// renewed before it expires (POST /api/token/refresh/, then an `auth` frame),
-// so a board left open does not sign out.
+// (?scopes=all&since=N), so no update is missed or repeated. The token goes
+// in the first frame (`auth`), never in the URL, where proxies' access logs
+// would keep it. It is renewed before it expires (POST /api/token/refresh/,
+// then another `auth` frame), so a board left open does not sign out.
 //
 // Where WebSockets are refused (two handshakes in a row fail while HTTP
 // works), it moves to /sse/orders/ for the rest of the page's life, with the
@@ -47,15 +48,17 @@ export class OrdersConnection {
   }
 
   startSocket() {
-    const params = new URLSearchParams({ token: this.token });
+    const params = new URLSearchParams();
     if (this.staff) params.set("scopes", "all");
     if (this.cursor !== null) params.set("since", this.cursor);
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(`${scheme}://${location.host}/ws/orders/?${params}`);
+    const query = params.toString();
+    const ws = new WebSocket(`${scheme}://${location.host}/ws/orders/${query ? `?${query}` : ""}`);
     let opened = false;
     this.ws = ws;
     ws.onopen = () => {
       opened = true;
+      ws.send(JSON.stringify({ type: "auth", token: this.token }));
     };
     ws.onmessage = (event) => this.receive(ws, JSON.parse(event.data));
     ws.onclose = (event) => this.closed(ws, event.code, event.reason, opened);
