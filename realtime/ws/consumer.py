@@ -93,8 +93,9 @@ class OrdersConsumer(Endpoint, AsyncWebsocketConsumer):  # type: ignore[misc]
     async def connect_client(self, receive: Any) -> dict[str, Any] | None:
         """Admit and open the connection; a disconnect that came meanwhile is returned."""
         principal, refused, _ = await self.admit()
-        await self.accept()
+        # Read before accept(), after which the scope's headers are released.
         presented = token_from_scope(self.scope)
+        await self.accept()
         if principal is None and connection.awaits_auth_frame(refused, presented):
             message, principal, refused = await self.authenticate_first_frame(receive)
             if message is not None:

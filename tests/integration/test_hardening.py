@@ -20,6 +20,7 @@ from typing import Any
 
 import jwt
 import pytest
+from websockets.asyncio.client import connect
 
 from realtime.testing.api import acall, call, new_order
 from realtime.testing.processes import (
@@ -344,6 +345,17 @@ def test_a_websocket_without_a_token_authenticates_with_its_first_frame(guarded:
 
     assert asyncio.run(scenario())["user"] == "alice"
     assert alice not in guarded.log_text()
+
+
+def test_a_bad_token_in_the_handshake_header_is_refused_at_once(guarded: Daphne) -> None:
+    """A token presented in `Authorization` that fails is a 4401 now, not a wait for `auth`."""
+
+    async def scenario() -> int | None:
+        headers = {"Authorization": "Bearer garbage"}
+        async with connect(guarded.ws, additional_headers=headers) as ws:
+            return await close_code(ws, timeout=0.5)
+
+    assert asyncio.run(scenario()) == 4401
 
 
 def test_sockets_waiting_for_an_auth_frame_count_against_the_per_address_cap(
