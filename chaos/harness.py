@@ -1,7 +1,9 @@
 """One scenario's world (docs/operations.md): a real redis-server, real daphne with
 REDIS_URL, a Toxiproxy with two proxies (client ↔ app and app ↔ Redis),
 recorded clients of the project's client library, and writers changing
-orders throughout; then the checks of docs/guarantees.md.
+orders throughout; then the checks of docs/guarantees.md. A scenario may ask
+instead for Redis behind Sentinel (a master, a replica and three sentinels,
+no Redis proxy) and for `realtime serve --workers N`.
 
 The Toxiproxy is the one answering at `TOXIPROXY_URL` (default
 http://127.0.0.1:8474), real or not; when nothing answers there, the bundled
@@ -40,6 +42,7 @@ from realtime.testing.processes import (
     start_redis,
     wait_until,
 )
+from realtime.testing.sentinels import Sentinels
 from realtime.testing.watchers import Watcher, watch
 
 TOXIPROXY_URL = os.environ.get("TOXIPROXY_URL", "http://127.0.0.1:8474")
@@ -98,9 +101,14 @@ class Harness:
         settings: dict[str, str] | None = None,
         seed: int = 1,
         database: str = "sqlite",
+        redis: str = "proxied",
+        workers: int = 1,
     ) -> None:
         self.workdir = workdir
         self.database = database
+        self.redis_mode = redis
+        self.workers = workers
+        self.sentinels: Sentinels | None = None
         self.postgres_db = ""
         self.postgres_server = ""
         self.database_proxy: Proxy | None = None
@@ -128,22 +136,36 @@ class Harness:
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(self._start_toxiproxy)
-        self.redis = await asyncio.to_thread(start_redis)
         app_port = free_port()
-        self.redis_proxy = await self._proxy("redis", self.redis.port)
+        redis_env: dict[str, str] = {}
+        if self.redis_mode == "sentinel":
+            self.sentinels = Sentinels(self.workdir / "redis")
+            await asyncio.to_thread(self.sentinels.start)
+            redis_env["REDIS_SENTINELS"] = self.sentinels.addresses
+        else:
+            self.redis = await asyncio.to_thread(start_redis)
+            self.redis_proxy = await self._proxy("redis", self.redis.port)
+            redis_host, redis_port = self.redis_proxy.listen.rsplit(":", 1)
+            redis_env["REDIS_URL"] = f"redis://{redis_host}:{redis_port}/0"
         self.app = await self._proxy("app", app_port)
-        redis_host, redis_port = self.redis_proxy.listen.rsplit(":", 1)
         database_url = f"sqlite:///{self.workdir / 'db.sqlite3'}"
         if self.database == "postgres":
             database_url = await self._postgres()
         env = server_env(
             database_url=database_url,
             log_dir=self.workdir / "logs",
-            redis_url=f"redis://{redis_host}:{redis_port}/0",
-            extra=self.settings,
+            extra={**redis_env, **self.settings},
         )
-        self.server = Daphne(app_port, env, self.workdir / "logs")
+        self.server = Daphne(app_port, env, self.workdir / "logs", workers=self.workers)
         await asyncio.to_thread(self.server.start)
+        if self.workers > 1:
+            every = [f"(worker {n})" for n in range(1, self.workers + 1)]
+            await asyncio.to_thread(
+                wait_until,
+                lambda: all(w in self.daphne.log_text() for w in every),
+                30,
+                "every worker",
+            )
         for user in (*CUSTOMERS, "staff"):
             args = ("token", user, "--create") + (("--staff",) if user == "staff" else ())
             self.tokens[user] = await asyncio.to_thread(self.server.manage, *args)
@@ -208,6 +230,8 @@ class Harness:
                 await asyncio.to_thread(postgres.admin, drop, self.postgres_server)
         if self.redis is not None:
             self.redis.stop()
+        if self.sentinels is not None:
+            await asyncio.to_thread(self.sentinels.stop)
         if self.toxiproxy_process is not None:
             self.toxiproxy_process.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):

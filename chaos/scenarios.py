@@ -75,6 +75,10 @@ class Scenario:
     settings: dict[str, str] = field(default_factory=dict)
     database: str = "sqlite"
     transports: tuple[str, ...] = ("websocket",)
+    # "proxied": one redis-server behind a Toxiproxy; "sentinel": a master,
+    # a replica and three sentinels.
+    redis: str = "proxied"
+    workers: int = 1
 
 
 # What a burst to slow readers may cost the server before 4409 caps it.
@@ -487,6 +491,112 @@ async def until_state(h: Harness, state: str, within: float) -> float | None:
     return None
 
 
+# 13: the Redis master dies under Sentinel.
+# The fast path is the median PATCH -> frame under this, 15 s after the promotion.
+FAST_PATH_MS = 500.0
+FAST_AGAIN_WITHIN = 15.0
+# A rolling median over this many updates says when the fast path is back.
+FAST_WINDOW = 10
+
+
+async def watch_readiness(h: Harness, samples: list[tuple[float, int, str]]) -> None:
+    """(monotonic time, status, "status" field) of /health/ready, five times a second."""
+    for _ in range(10_000):
+        got, body = await asyncio.to_thread(call, "GET", f"{h.daphne.http}/health/ready")
+        said = body.get("status", "-") if isinstance(body, dict) else "-"
+        samples.append((time.monotonic(), got, str(said)))
+        await asyncio.sleep(0.2)
+
+
+def worker_of(client: Any) -> int | None:
+    """The worker that serves the client's latest connection (from `welcome`)."""
+    changes = client.watcher.changes
+    return next((c.worker for _, c in reversed(changes) if c.worker is not None), None)
+
+
+def fast_again_after(h: Harness, since: float) -> float | None:
+    """Seconds from `since` (epoch) to the first update from which the median of
+    the next FAST_WINDOW updates is under FAST_PATH_MS, or None."""
+    updates = sorted(
+        (u.received_at, (u.received_at - u.published_at) * 1000)
+        for c in h.clients
+        for u in c.watcher.updates
+        if u.received_at >= since
+    )
+    for start in range(len(updates) - FAST_WINDOW + 1):
+        window = [ms for _, ms in updates[start : start + FAST_WINDOW]]
+        if statistics.median(window) < FAST_PATH_MS:
+            return round(updates[start][0] - since, 2)
+    return None
+
+
+async def redis_failover(h: Harness, p: Profile, r: Rows) -> None:
+    """SIGKILL of the Redis master mid-traffic under `--workers 2`: the
+    sentinels promote the replica, every worker finds it, the fast path comes
+    back by itself, and the old master rejoins as a replica."""
+    assert h.sentinels is not None
+    await standard_clients(h, p, r)
+    h.start_writing()
+    await asyncio.sleep(2)
+    samples: list[tuple[float, int, str]] = []
+    readiness = asyncio.create_task(watch_readiness(h, samples))
+    killed_at, killed_wall = time.monotonic(), time.time()
+    old = await asyncio.to_thread(h.sentinels.kill_master)
+    promotion = await asyncio.to_thread(h.sentinels.promoted, old, 30)
+    promoted_at, promoted_wall = time.monotonic(), time.time()
+    if promotion is None:
+        r.violation("no replica was promoted within 30 s")
+        readiness.cancel()
+        return
+    r.figure("kill_to_promotion_s", round(promotion, 2))
+    await asyncio.to_thread(h.sentinels.bring_back, old)
+    if not await asyncio.to_thread(h.sentinels.rejoined, old, 20):
+        r.violation("the old master did not rejoin as a replica")
+    await asyncio.sleep(max(0.0, FAST_AGAIN_WITHIN - (time.monotonic() - promoted_at)))
+    measured_from = time.time()
+    await asyncio.sleep(max(p.soak, 5.0))
+    readiness.cancel()
+    await asyncio.gather(readiness, return_exceptions=True)
+
+    outage = [
+        (u.received_at - u.published_at) * 1000
+        for c in h.clients
+        for u in c.watcher.updates
+        if killed_wall <= u.published_at < promoted_wall
+    ]
+    r.figure(
+        "p50_delivery_ms_without_master",
+        round(percentile(sorted(outage), 0.5), 1) if outage else "-",
+    )
+    back = fast_again_after(h, promoted_wall)
+    r.figure("promotion_to_fast_path_s", back if back is not None else "-")
+    after = delivery_ms(h, measured_from)
+    p50 = percentile(after, 0.5) if after else None
+    r.figure("p50_delivery_ms_from_15s", round(p50, 1) if p50 is not None else "-")
+    if p50 is None or p50 >= FAST_PATH_MS:
+        r.violation(f"PATCH -> frame median {p50} ms from 15 s after the promotion")
+    for worker in sorted({w for c in h.clients if (w := worker_of(c)) is not None}):
+        on = [
+            (u.received_at - u.published_at) * 1000
+            for c in h.clients
+            if worker_of(c) == worker
+            for u in c.watcher.updates
+            if u.received_at >= measured_from
+        ]
+        median = round(percentile(sorted(on), 0.5), 1) if on else "-"
+        r.figure(f"p50_ms_clients_on_worker_{worker}", median)
+        if not on or median == "-" or float(median) >= FAST_PATH_MS:
+            r.violation(f"clients on worker {worker}: median {median} ms after the failover")
+    during = [(t, got, said) for t, got, said in samples if killed_at <= t <= promoted_at]
+    if any(got != 200 for _, got, _ in samples):
+        r.violation(f"readiness answered {sorted({g for _, g, _ in samples if g != 200})}")
+    if not any(said == "degraded" for _, _, said in during):
+        r.violation("readiness never said degraded while no master was known")
+    r.figure("ready_degraded_samples", sum(1 for _, _, said in during if said == "degraded"))
+    if await until_state(h, "ok", 15) is None:
+        r.violation("readiness did not return to ok after the failover")
+
+
 # 10, 11
 async def restart(h: Harness, p: Profile, r: Rows, signum: signal.Signals, code: int) -> None:
     await standard_clients(h, p, r)
@@ -552,6 +662,16 @@ SCENARIOS = [
         database,
         database="postgres",
     ),
+    Scenario(
+        "redis_failover",
+        "redis: SIGKILL of the Sentinel master under --workers 2",
+        redis_failover,
+        # A repair every 5 s, so what the database delivers is told apart
+        # from the fast path.
+        {"WEBSOCKET_HEARTBEAT_INTERVAL": "10", "WEBSOCKET_HEARTBEAT_TIMEOUT": "25"},
+        redis="sentinel",
+        workers=2,
+    ),
 ]
 BY_NAME = {s.name: s for s in SCENARIOS}
 
@@ -559,7 +679,14 @@ BY_NAME = {s.name: s for s in SCENARIOS}
 async def run(scenario: Scenario, profile: Profile, workdir: Path, seed: int = 1) -> list[Result]:
     """The scenario's rows, one per transport."""
     rows = Rows(scenario.name, scenario.toxic, scenario.transports)
-    harness = Harness(workdir / scenario.name, scenario.settings, seed, scenario.database)
+    harness = Harness(
+        workdir / scenario.name,
+        scenario.settings,
+        seed,
+        scenario.database,
+        redis=scenario.redis,
+        workers=scenario.workers,
+    )
     started = time.monotonic()
     try:
         await harness.start()

@@ -110,7 +110,8 @@ def _supervise(args: argparse.Namespace) -> int:
         return 2
     if "redis" not in str(settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")).lower():
         print(
-            f"realtime serve: --workers {args.workers} needs REDIS_URL (a Redis channel layer): "
+            f"realtime serve: --workers {args.workers} needs REDIS_URL or REDIS_SENTINELS "
+            "(a Redis channel layer): "
             "an update published by one worker reaches the clients of the others only through "
             "Redis (docs/operations.md, Workers)",
             file=sys.stderr,
@@ -207,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=positive,
         default=1,
-        help="daphne processes sharing the port (more than 1 needs REDIS_URL)",
+        help="daphne processes sharing the port (more than 1 needs Redis)",
     )
     serve.add_argument(
         "--migrate",
@@ -249,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from realtime.conf import BadSetting
     from realtime.observability.logging import LogDirError
 
     args = build_parser().parse_args(argv)
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["DJANGO_SETTINGS_MODULE"] = args.settings
     try:
         code: int = args.run(args)
-    except LogDirError as exc:
+    except (LogDirError, BadSetting) as exc:
         print(f"realtime {args.command}: {exc}", file=sys.stderr)
         return 2
     return code

@@ -70,6 +70,9 @@ DEFAULTS: dict[str, Setting] = {
 }
 
 
+KINDS = {int: "a whole number", float: "a number"}
+
+
 class BadSetting(ValueError):
     """A setting's value cannot be used; the message names it."""
 
@@ -81,7 +84,7 @@ def parse(name: str, raw: str, default: Any) -> Any:
     try:
         return kind(raw)
     except ValueError:
-        raise BadSetting(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+        raise BadSetting(f"{name} must be {KINDS.get(kind, kind.__name__)}, got {raw!r}") from None
 
 
 class Settings:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import dj_database_url
 
-from realtime import conf
+from realtime import conf, redis_hosts
 
 DEV_SECRET_KEY = "dev-insecure-order-updates-key-change-me-0123456789"
 
@@ -24,8 +24,9 @@ def env_number(name: str, default: N) -> N:
         return default
     try:
         return type(default)(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a {type(default).__name__}, got {raw!r}") from exc
+    except ValueError:
+        kind = conf.KINDS[type(default)]
+        raise conf.BadSetting(f"{name} must be {kind}, got {raw!r}") from None
 
 
 # `realtime serve` warns once when the development key is in use.
@@ -123,49 +124,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
+# REDIS_URL (comma-separated: shards) or REDIS_SENTINELS with
+# REDIS_SENTINEL_MASTER: one configuration for every Redis client.
+REDIS = redis_hosts.configured()
 # Sign-in counters (django-axes', the address throttle's): shared by every
 # worker through Redis when it is set, else bounded in each process.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-    }
-    if REDIS_URL
-    else {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "OPTIONS": {"MAX_ENTRIES": 20000},
-    }
-}
+CACHES = {"default": redis_hosts.cache(REDIS)}
 SILENCED_SYSTEM_CHECKS = [
     # The API answers a lockout itself, as JSON with Retry-After; axes'
     # middleware would replace that answer with its own.
     "axes.W002",
     *(
-        # Without Redis there is one process (--workers needs REDIS_URL), and
+        # Without Redis there is one process (--workers needs Redis), and
         # its in-memory cache is where its counters belong.
-        [] if REDIS_URL else ["axes.W001"]
+        [] if REDIS else ["axes.W001"]
     ),
 ]
 CHANNEL_LAYERS: dict[str, Any]
-if REDIS_URL:
+if REDIS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [
-                    {
-                        "address": REDIS_URL,
-                        "socket_connect_timeout": 2,
-                        # Above the layer's 5 s blocking pop, so an idle receive is not a timeout.
-                        "socket_timeout": 10,
-                        "health_check_interval": 10,
-                        "retry_on_timeout": True,
-                    }
-                ],
-                "capacity": 5000,
-                "expiry": 60,
-            },
+            "CONFIG": {"hosts": redis_hosts.layer_hosts(REDIS), "capacity": 5000, "expiry": 60},
         }
     }
 else:

@@ -94,3 +94,23 @@ def test_app_healthcheck_asks_readiness() -> None:
     """Replicas are healthy only when /health/ready says so."""
     check = " ".join(compose()["services"]["app"]["healthcheck"]["test"])
     assert "/health/ready" in check
+
+
+def test_the_ha_profile_runs_the_app_on_sentinels_watching_the_primary() -> None:
+    """Profile `ha`: primary, replica, three sentinels monitoring the primary, and an app
+    whose REDIS_SENTINELS names exactly those three (documented settings only)."""
+    services = compose()["services"]
+    ha = {name for name, service in services.items() if "ha" in service.get("profiles", [])}
+    sentinels = {"sentinel-1", "sentinel-2", "sentinel-3"}
+    assert ha == {"redis-primary", "redis-replica", "app-ha"} | sentinels
+    replica = services["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis-primary", "6379"]
+    for name in sentinels:
+        script = services[name]["command"][-1]
+        assert "'sentinel monitor mymaster redis-primary 6379 2'" in script
+        assert script.endswith("exec redis-server /tmp/sentinel.conf --sentinel")
+    env = services["app-ha"]["environment"]
+    assert set(env) <= documented_settings()
+    assert {a.split(":")[0] for a in env["REDIS_SENTINELS"].split(",")} == sentinels
+    assert env["REDIS_SENTINEL_MASTER"] == "mymaster"
+    assert "--workers" in services["app-ha"]["command"]

@@ -23,9 +23,9 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
 from realtime import conf
-from realtime.delivery import replay
+from realtime.delivery import replay, shards
 from realtime.delivery.events import MESSAGE_TYPE, Event
-from realtime.delivery.publisher import EVENTS_GROUP, layer_call
+from realtime.delivery.publisher import layer_call
 from realtime.delivery.recent import RecentEvents
 from realtime.delivery.scopes import Scope
 from realtime.delivery.wheel import TimingWheel, tick_period
@@ -74,6 +74,8 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._started: asyncio.Future[None] | None = None
         self._channel: str | None = None
+        # The channel layer's shard the hub's channel and group live on.
+        self.shard = 0
         self._joined = False
         self._receiver: asyncio.Task[None] | None = None
         self.last_tick = 0.0
@@ -92,6 +94,11 @@ class Hub:
                 layer = get_channel_layer()
                 if layer is not None:
                     self._channel = await layer.new_channel("hub.")
+                    self.shard = shards.shard_of(layer, self._channel)
+                    if shards.ring_size(layer) > 1:
+                        logger.info(
+                            "hub joins %s on shard %d", shards.group(layer, self.shard), self.shard
+                        )
                     await self._join()
                     self._receiver = self.spawn(self._receive_loop())
                 self.last_tick = time.monotonic()
@@ -256,8 +263,9 @@ class Hub:
     async def _join(self) -> None:
         layer = get_channel_layer()
         if layer is not None and self._channel is not None:
+            group = shards.group(layer, self.shard)
             self._joined = await layer_call(
-                "group_add", layer.group_add(EVENTS_GROUP, self._channel)
+                "group_add", layer.group_add(group, self._channel), self.shard
             )
 
     async def _receive_loop(self) -> None:

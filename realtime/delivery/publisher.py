@@ -1,6 +1,6 @@
 """Publishing committed events to the channel layer, behind a circuit breaker
-with bounded timeouts (docs/guarantees.md). A publish that fails is not lost:
-the hubs' database repair delivers it.
+per shard with bounded timeouts (docs/guarantees.md). A publish that fails is
+not lost: the hubs' database repair delivers it.
 
 A publish runs on the loop of this process's hub (the server's loop), or,
 where no hub runs (a writer script, a management command), on one loop the
@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from channels.layers import get_channel_layer
 
-from realtime.delivery.breaker import BreakerState, CircuitBreaker
+from realtime.delivery import shards
+from realtime.delivery.breaker import BreakerState
 from realtime.delivery.events import Event
 from realtime.observability import metrics
 
@@ -28,18 +29,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("realtime.delivery")
 
-EVENTS_GROUP = "orders.events"
 LAYER_TIMEOUT = 2.0
 
-breaker = CircuitBreaker()
+breakers = shards.Breakers()
 
 
 def _record_breaker() -> None:
-    metrics.BREAKER_STATE.set(int(breaker.state))
+    metrics.BREAKER_STATE.set(int(breakers.state()))
 
 
-async def layer_call(name: str, call: Coroutine[Any, Any, object]) -> bool:
-    """Await one channel-layer call under the breaker; True when it succeeded."""
+async def layer_call(name: str, call: Coroutine[Any, Any, object], shard: int = 0) -> bool:
+    """Await one channel-layer call under its shard's breaker; True when it succeeded."""
+    breaker = breakers[shard]
     if not breaker.allow(time.monotonic()):
         call.close()
         metrics.LAYER_ERRORS.labels(operation=name).inc()
@@ -52,20 +53,33 @@ async def layer_call(name: str, call: Coroutine[Any, Any, object]) -> bool:
         breaker.failed(time.monotonic())
         _record_breaker()
         metrics.LAYER_ERRORS.labels(operation=name).inc()
-        logger.warning("channel layer %s failed: %s", name, type(exc).__name__)
+        logger.warning("channel layer %s failed%s: %s", name, _on(shard), type(exc).__name__)
         return False
     if breaker.state != BreakerState.CLOSED or breaker.failures:
-        logger.info("channel layer %s recovered", name)
+        logger.info("channel layer %s recovered%s", name, _on(shard))
     breaker.succeeded()
     _record_breaker()
     return True
 
 
+def _on(shard: int) -> str:
+    layer = get_channel_layer()
+    return f" on shard {shard}" if shards.ring_size(layer) > 1 else ""
+
+
 async def publish(event: Event) -> bool:
+    """To every shard's events group at once; True when every one took it."""
     layer = get_channel_layer()
     if layer is None:
         return False
-    return await layer_call("publish", layer.group_send(EVENTS_GROUP, event.as_message()))
+    message = event.as_message()
+    sent = await asyncio.gather(
+        *(
+            layer_call("publish", layer.group_send(shards.group(layer, shard), message), shard)
+            for shard in range(shards.ring_size(layer))
+        )
+    )
+    return all(sent)
 
 
 class PublishingLoop:

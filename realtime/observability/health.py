@@ -1,8 +1,9 @@
 """`/health/live`, `/health/ready` and `/metrics` (docs/operations.md).
 
 Readiness checks each dependency on a path of its own: the database with
-`SELECT 1`, Redis with a PING on a connection kept for the probe, and the
-hub's loops by their state. It never receives on the channel layer: the hub's
+`SELECT 1`, each of the channel layer's Redis hosts (a shard, or a master
+found through the sentinels) with a PING on a connection kept for the probe,
+and the hub's loops by their state. It never receives on the channel layer: the hub's
 blocking receive holds channels-redis's per-process receive lock, so a probe
 that receives waits behind it on every idle server.
 """
@@ -15,25 +16,27 @@ import os
 import time
 import weakref
 from collections.abc import Awaitable
+from typing import Any
 
 import redis.asyncio as redis
 from channels.db import database_sync_to_async
+from channels_redis.utils import create_pool, decode_hosts
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from realtime.delivery.breaker import BreakerState
 from realtime.delivery.hub import Hub, get_hub
-from realtime.delivery.publisher import LAYER_TIMEOUT, breaker
+from realtime.delivery.publisher import LAYER_TIMEOUT, breakers
 from realtime.observability import metrics
+from realtime.redis_hosts import describe
 
 logger = logging.getLogger("realtime.server")
 # Seconds between the readiness checks each worker makes of itself.
 REFRESH_INTERVAL = 10.0
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.Redis] = (
+_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[redis.Redis]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -48,28 +51,36 @@ def _database_ok() -> bool:
         return bool(cursor.fetchone() == (1,))
 
 
-def redis_in_use() -> bool:
-    """Whether the channel layer is Redis (then readiness PINGs it)."""
+def redis_hosts() -> list[dict[str, Any]]:
+    """The channel layer's Redis hosts, one per shard; none when it is not Redis."""
     layer = settings.CHANNEL_LAYERS.get("default", {})
-    return "redis" in str(layer.get("BACKEND", "")).lower()
+    config = layer.get("CONFIG", {})
+    # A layer that wraps another (the chaos suite's) names it as `inner`.
+    inner = config.get("inner")
+    if isinstance(inner, dict):
+        layer, config = inner, inner.get("CONFIG", {})
+    if "redis" not in str(layer.get("BACKEND", "")).lower():
+        return []
+    return list(decode_hosts(config.get("hosts")))
 
 
-def _redis() -> redis.Redis:
+def _redis_clients(hosts: list[dict[str, Any]]) -> list[redis.Redis]:
     loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        client = redis.Redis.from_url(
-            settings.REDIS_URL,
-            socket_connect_timeout=LAYER_TIMEOUT,
-            socket_timeout=LAYER_TIMEOUT,
-            max_connections=2,
-        )
-        _clients[loop] = client
-    return client
+    clients = _clients.get(loop)
+    if clients is None:
+        clients = _clients[loop] = [
+            redis.Redis(connection_pool=create_pool(host)) for host in hosts
+        ]
+    return clients
 
 
-async def _redis_ok() -> bool:
-    return bool(await _redis().ping())
+async def _redis_check(hosts: list[dict[str, Any]]) -> str:
+    """ "ok", or which shard failed and how."""
+    results = await asyncio.gather(*(_check(c.ping()) for c in _redis_clients(hosts)))
+    if len(hosts) == 1:
+        return results[0]
+    failed = [f"{describe(h)} {r}" for h, r in zip(hosts, results, strict=True) if r != "ok"]
+    return "; ".join(failed) or "ok"
 
 
 async def _started(hub: Hub) -> bool:
@@ -93,26 +104,27 @@ async def readiness(hub: Hub) -> tuple[int, dict[str, object]]:
     if hub.draining:
         set_gauges(ready=False, degraded=False)
         return 503, {"status": "draining", "checks": {}}
-    redis = redis_in_use()
+    hosts = redis_hosts()
     probes = [_check(database_sync_to_async(_database_ok)())]
-    if redis:
-        probes.append(_check(_redis_ok()))
+    if hosts:
+        probes.append(_redis_check(hosts))
     results = await asyncio.gather(*probes)
     if results[0] == "ok":
         # A hub the database kept from starting at boot starts now, not at
         # the first WebSocket, which a load balancer would never send.
         await _check(_started(hub))
     checks = {"database": results[0], "hub": hub.health(time.monotonic())}
-    if redis:
+    if hosts:
         checks["redis"] = results[1]
-    checks["breaker"] = breaker.state.name.lower()
+    checks["breaker"] = breakers.state().name.lower()
     reasons = [
         f"{name} {value}"
         for name, value in checks.items()
         if name not in ("database", "breaker") and value != "ok"
     ]
-    if breaker.state != BreakerState.CLOSED:
-        reasons.append(f"channel-layer breaker {checks['breaker']}")
+    for shard, state in breakers.not_closed():
+        where = f" on shard {shard}" if len(hosts) > 1 else ""
+        reasons.append(f"channel-layer breaker {state.name.lower()}{where}")
     if checks["database"] != "ok":
         set_gauges(ready=False, degraded=False)
         return 503, {"status": "unavailable", "checks": checks}

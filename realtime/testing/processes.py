@@ -63,13 +63,20 @@ class Redis:
         stop_process(self.process)
 
 
-def start_redis(port: int | None = None) -> Redis:
+def redis_server() -> str:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (see README: prerequisites)")
+    return binary
+
+
+def start_redis(port: int | None = None, *options: str) -> Redis:
+    """A redis-server on `port` (a free one by default) with no persistence;
+    `options` are more of its command-line options (`--replicaof H P`)."""
     port = port or free_port()
+    command = [redis_server(), "--port", str(port), "--bind", HOST, "--save", ""]
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no"],
+        [*command, "--appendonly", "no", *options],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -197,7 +204,7 @@ class Daphne:
 def server_env(
     *, database_url: str, log_dir: Path, redis_url: str = "", extra: Mapping[str, str] = {}
 ) -> dict[str, str]:
-    inherited = ("WEBSOCKET_", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    inherited = ("WEBSOCKET_", "REDIS_", "DJANGO_SETTINGS_MODULE")
     env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     env.update(
         {

@@ -45,15 +45,23 @@ async def test_a_hub_that_never_started_is_not_ready() -> None:
     assert hub.health(now=0.0) == "not started"
 
 
+class Shard:
+    """A Redis client whose PING answers or fails."""
+
+    def __init__(self, up: bool) -> None:
+        self.up = up
+
+    async def ping(self) -> bool:
+        if not self.up:
+            raise ConnectionError("Redis is away")
+        return True
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_redis_away_is_degraded_not_unready(monkeypatch: pytest.MonkeyPatch) -> None:
     """Database up, Redis failing: 200 "degraded" naming Redis, and the gauges say so."""
-
-    async def redis_down() -> bool:
-        raise ConnectionError("Redis is away")
-
-    monkeypatch.setattr(health, "redis_in_use", lambda: True)
-    monkeypatch.setattr(health, "_redis_ok", redis_down)
+    monkeypatch.setattr(health, "redis_hosts", lambda: [{"address": "redis://127.0.0.1:1"}])
+    monkeypatch.setattr(health, "_redis_clients", lambda hosts: [Shard(up=False)])
     try:
         status, body = await health.readiness(get_hub())
     finally:
@@ -62,3 +70,19 @@ async def test_redis_away_is_degraded_not_unready(monkeypatch: pytest.MonkeyPatc
     assert body["degraded"] == ["redis failed: ConnectionError"]
     samples = [REGISTRY.get_sample_value(name) for name in ("ws_ready", "ws_degraded")]
     assert samples == [1.0, 1.0]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_one_shard_away_is_named_in_the_degraded_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two shards, the second failing: degraded, naming that shard's host and port only."""
+    hosts = [{"address": "redis://10.0.0.1:6379/0"}, {"address": "redis://10.0.0.2:6380/0"}]
+    monkeypatch.setattr(health, "redis_hosts", lambda: hosts)
+    monkeypatch.setattr(health, "_redis_clients", lambda hosts: [Shard(True), Shard(False)])
+    try:
+        status, body = await health.readiness(get_hub())
+    finally:
+        await get_hub().stop()
+    assert (status, body["status"]) == (200, "degraded")
+    assert body["degraded"] == ["redis 10.0.0.2:6380 failed: ConnectionError"]
