@@ -4,17 +4,14 @@ and not, never get a 5xx, and every response matches the schema."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
+import hypothesis
 import pytest
 import schemathesis
-
-# Imported at collection, not lazily during the test: CPython 3.11 cannot parse
-# a module (SystemError: AST constructor recursion depth mismatch) in a process
-# that earlier caught a RecursionError, as the protocol tests do on purpose, and
-# pytest parses schemathesis' modules to rewrite their asserts.
-import schemathesis.specs.openapi.schemas
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 
@@ -22,6 +19,29 @@ from realtime.testing.processes import Daphne
 from tests.integration.conftest import make_server, seed_tokens
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+def import_ahead() -> None:
+    """pytest rewrites the asserts of schemathesis and hypothesis, so each of
+    their lazy imports parses source. Inside a hypothesis run, CPython 3.11.7
+    can fail that parse (SystemError: AST constructor recursion depth mismatch),
+    so every module they would load lazily is loaded at collection instead."""
+    for info in pkgutil.walk_packages(schemathesis.__path__, "schemathesis."):
+        try:
+            importlib.import_module(info.name)
+        except ImportError:  # an optional reporter whose package is not installed
+            continue
+    for name in (
+        "stateful",
+        "internal.conjecture.optimiser",
+        "strategies._internal.featureflags",
+        "strategies._internal.flatmapped",
+        "strategies._internal.random",
+    ):
+        importlib.import_module(f"{hypothesis.__name__}.{name}")
+
+
+import_ahead()
 
 # Per test, across every operation of the schema.
 EXAMPLES = 150

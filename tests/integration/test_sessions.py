@@ -6,10 +6,11 @@ sign-out everywhere ends every token and connection of the user
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import jwt
 import pytest
@@ -29,7 +30,7 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Daphne]:
     tmp = tmp_path_factory.mktemp(f"sessions-{request.param}")
-    extra = {"AUTH_RECHECK_INTERVAL": "1", "SESSION_MAX_AGE": "6", "TOKEN_TTL": "2"}
+    extra = {"AUTH_RECHECK_INTERVAL": "1", "SESSION_MAX_AGE": "6", "TOKEN_TTL": "6"}
     with make_server(tmp, request.param, "memory", request, **extra) as daphne:
         yield daphne
 
@@ -43,13 +44,39 @@ def user_with_password(server: Daphne, username: str, staff: bool = False) -> No
     run_django(server, script)
 
 
-def change_password(server: Daphne, username: str) -> None:
+@contextlib.contextmanager
+def password_changer(server: Daphne, username: str) -> Iterator[Callable[[], None]]:
+    """Starts Django beforehand so that the change itself takes well under
+    SESSION_MAX_AGE once it is asked for, however loaded the machine is."""
     script = (
-        "import django; django.setup(); from django.contrib.auth import get_user_model; "
+        "import sys, django; django.setup(); from django.contrib.auth import get_user_model; "
         f"user = get_user_model().objects.get(username={username!r}); "
-        "user.set_password('another-one'); user.save()"
+        "print('ready', flush=True); sys.stdin.readline(); "
+        "user.set_password('another-one'); user.save(); print('changed', flush=True)"
     )
-    run_django(server, script)
+    env = {**server.env, "DJANGO_SETTINGS_MODULE": "realtime.settings"}
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as process:
+        stdin, stdout = process.stdin, process.stdout
+        assert stdin is not None
+        assert stdout is not None
+        assert stdout.readline().strip() == "ready"
+
+        def change() -> None:
+            stdin.write("go\n")
+            stdin.flush()
+            assert stdout.readline().strip() == "changed"
+
+        try:
+            yield change
+        finally:
+            stdin.close()
+            process.wait(timeout=60)
 
 
 def run_django(server: Daphne, script: str) -> None:
@@ -95,11 +122,12 @@ async def test_a_password_change_ends_every_session_within_a_recheck(server: Dap
     """The open socket closes with 4401 "signed out", and the old token neither reads
     nor refreshes."""
     await asyncio.to_thread(user_with_password, server, "paul")
-    token = await asyncio.to_thread(sign_in, server, "paul")
-    ws = await open_ws(server.ws, token)
-    await next_frame(ws, "welcome")
-    await asyncio.to_thread(change_password, server, "paul")
-    assert await close_code(ws, timeout=5) == 4401
+    with password_changer(server, "paul") as change_password:
+        token = await asyncio.to_thread(sign_in, server, "paul")
+        ws = await open_ws(server.ws, token)
+        await next_frame(ws, "welcome")
+        await asyncio.to_thread(change_password)
+        assert await close_code(ws, timeout=5) == 4401
     assert ws.close_reason == "signed out: sign in again"
     reads = await acall("GET", f"{server.http}/api/orders/", token)
     refresh = await acall("POST", f"{server.http}/api/token/refresh/", token)

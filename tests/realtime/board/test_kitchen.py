@@ -57,8 +57,13 @@ def test_the_advance_button_works_from_the_keyboard_and_keeps_focus(
     kitchen.locator(shown(order_id)).get_by_role("button", name="Mark confirmed").focus()
     kitchen.keyboard.press("Enter")
     kitchen.wait_for_selector(f'[data-column="confirmed"] {shown(order_id, "confirmed")}')
+    # The pushed update can move the card before the PATCH answers; focus follows the answer.
+    expected = f"Mark preparing, order {order_id}"
+    kitchen.wait_for_function(
+        "label => document.activeElement?.getAttribute('aria-label') === label", arg=expected
+    )
     focused = kitchen.evaluate("document.activeElement.getAttribute('aria-label')")
-    assert focused == f"Mark preparing, order {order_id}"
+    assert focused == expected
 
 
 def test_cancelling_asks_first(board: Board, browser: Browser) -> None:
