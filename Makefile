@@ -65,8 +65,11 @@ load: $(VENV)/.dev-installed
 	$(BIN)/python -m loadtests.run $(LOAD_ARGS)
 
 PROFILE ?= quick
+CHAOS_REPORT ?= chaos-report
+# For example CHAOS_ARGS="--scenario half_open" for one scenario.
+CHAOS_ARGS ?=
 chaos: $(VENV)/.dev-installed
-	$(BIN)/python -m chaos run --profile $(PROFILE) --report chaos-report
+	$(BIN)/python -m chaos run --profile $(PROFILE) --report $(CHAOS_REPORT) $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) db.sqlite3 logs reports chaos-report .pytest_cache .mypy_cache .ruff_cache

@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import socket
 import sys
 from pathlib import Path
 
 from realtime import conf
 
 DEMO_SETTINGS = "realtime.settings"
+DEMO_TOKEN_TTL = 86400
 
 
 def _setup() -> None:
@@ -74,7 +76,53 @@ def _refuse_dev_key(host: str) -> bool:
     return True
 
 
+def _port_taken(host: str, port: int) -> str | None:
+    """Why host:port cannot be listened on, found before anything starts."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        return (
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; is another server "
+            f"running there? Choose another port with --port (or PORT= for make run)"
+        )
+    return None
+
+
+def _database_address() -> str:
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        return str(database["NAME"])
+    return f"{database.get('HOST') or 'localhost'}:{database.get('PORT') or 'default port'}"
+
+
+def _missing_database() -> str | None:
+    """A SQLite file that is not there yet, checked before Django starts (and
+    writes logs/): a command other than `demo` and `serve` has nothing to read."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    name = str(database["NAME"])
+    if database["ENGINE"] != "django.db.backends.sqlite3" or name == ":memory:":
+        return None
+    if Path(name).exists():
+        return None
+    return (
+        f"no database at {name}: run `realtime demo` (or `realtime serve`) in "
+        f"{Path(name).parent} first, or set DATABASE_URL or DATA_DIR to where it is"
+    )
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.fd is None:
+        taken = _port_taken(args.host, args.port)
+        if taken is not None:
+            print(f"realtime serve: {taken}", file=sys.stderr)
+            return 1
     if args.workers > 1 and args.fd is None:
         return _supervise(args)
     # First: it installs the reactor daphne needs.
@@ -130,29 +178,66 @@ def _supervise(args: argparse.Namespace) -> int:
     return Supervisor(socks, command, conf.settings.SHUTDOWN_GRACE + 0.5).run()
 
 
+def ttl_problem(ttl: int | None) -> str | None:
+    if ttl is None:
+        return None
+    longest = conf.settings.TOKEN_MAX_TTL
+    if ttl < 1:
+        return f"--ttl must be at least 1 second, not {ttl}"
+    if ttl > longest:
+        return f"--ttl {ttl} is longer than TOKEN_MAX_TTL ({longest} s), which the server enforces"
+    return None
+
+
 def cmd_token(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", DEMO_SETTINGS)
+    problem = _missing_database() or ttl_problem(args.ttl)
+    if problem is not None:
+        print(f"realtime token: {problem}", file=sys.stderr)
+        return 2
     _setup()
-    from realtime.orders.accounts import token_for
+    from realtime.orders.accounts import Refusal, token_for
 
     try:
-        print(token_for(args.username, staff=args.staff, create=args.create, ttl=args.ttl))
-    except LookupError as exc:
+        token, created = token_for(
+            args.username,
+            staff=args.staff,
+            create=args.create,
+            promote=args.promote,
+            ttl=args.ttl,
+        )
+    except Refusal as exc:
         print(f"realtime token: {exc}", file=sys.stderr)
         return 2
+    if created:
+        print(
+            f"created {args.username}{' (staff)' if args.staff else ''} without a password: "
+            f"the token signs in; for the board's sign-in form set one with "
+            f"`python manage.py changepassword {args.username}` (docs/operations.md)",
+            file=sys.stderr,
+        )
+    print(token)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", DEMO_SETTINGS)
+    problem = ttl_problem(args.ttl)
+    if problem is not None:
+        print(f"realtime demo: {problem}", file=sys.stderr)
+        return 2
     _setup()
     _migrate()
     from realtime.orders.accounts import DEMO_PASSWORD, seed_customers, seed_demo
 
-    tokens = seed_demo(args.ttl)
+    # A day, unless the server accepts nothing that long.
+    ttl = args.ttl or min(DEMO_TOKEN_TTL, conf.settings.TOKEN_MAX_TTL)
+    tokens = seed_demo(ttl)
     print(f"Demo users (password {DEMO_PASSWORD!r}):")
     for username, token in tokens.items():
         print(f"  {username:8} {token}")
     if args.users:
-        tokens.update(seed_customers(args.users, args.ttl))
+        tokens.update(seed_customers(args.users, ttl))
         print(f"{args.users} customers, customer001 to customer{args.users:03d} (tokens only)")
     if args.tokens_file:
         lines = "".join(f"{username} {token}\n" for username, token in tokens.items())
@@ -162,6 +247,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", DEMO_SETTINGS)
+    problem = _missing_database()
+    if problem is not None:
+        print(f"realtime prune: {problem}", file=sys.stderr)
+        return 2
     _setup()
 
     from realtime.events.log import prune
@@ -181,6 +271,13 @@ def cmd_logs_summary(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"realtime logs summary: {exc}", file=sys.stderr)
         return 2
+    if summary.lines and not summary.entries:
+        print(
+            f"realtime logs summary: {path} is not a websocket.log: none of its "
+            f"{summary.lines} lines is in the log's text or JSON format",
+            file=sys.stderr,
+        )
+        return 2
     print(render(summary, str(path)))
     return 0
 
@@ -190,6 +287,39 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
+    return value
+
+
+def add_token_arguments(parser: argparse.ArgumentParser) -> None:
+    """`realtime token` and `manage.py token` take the same arguments."""
+    parser.add_argument("username")
+    parser.add_argument(
+        "--create",
+        action="store_true",
+        help="create USERNAME if there is no such user, without a password: it signs in "
+        "with tokens only until one is set (python manage.py changepassword USERNAME)",
+    )
+    parser.add_argument(
+        "--staff",
+        action="store_true",
+        help="the user is staff (sees and changes every order): with --create, for the new "
+        "user; for an existing user it is refused unless --promote",
+    )
+    parser.add_argument(
+        "--promote", action="store_true", help="with --staff: make an existing user staff for good"
+    )
+    parser.add_argument(
+        "--ttl",
+        type=int,
+        default=None,
+        help="token lifetime in seconds, 1 to TOKEN_MAX_TTL (default: TOKEN_TTL)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,8 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="serve with daphne (the demo migrates first)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    serve.add_argument(
+        "--port", type=port_number, default=8000, help="0 picks a free one (default: %(default)s)"
+    )
     serve.add_argument(
         "--workers",
         type=positive,
@@ -221,14 +353,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=cmd_serve)
 
     token = commands.add_parser("token", help="print a token for USERNAME and nothing else")
-    token.add_argument("username")
-    token.add_argument("--staff", action="store_true")
-    token.add_argument("--create", action="store_true")
-    token.add_argument("--ttl", type=int, default=None, help="seconds")
+    add_token_arguments(token)
     token.set_defaults(run=cmd_token)
 
     demo = commands.add_parser("demo", help="create demo users and orders, print tokens")
-    demo.add_argument("--ttl", type=int, default=86400, help="token lifetime in seconds")
+    demo.add_argument(
+        "--ttl",
+        type=int,
+        default=None,
+        help="token lifetime in seconds (default: a day, or TOKEN_MAX_TTL if shorter)",
+    )
     demo.add_argument(
         "--users", type=int, default=0, help="also create this many customers (for load tests)"
     )
@@ -242,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune.set_defaults(run=cmd_prune)
 
     logs = commands.add_parser("logs", help="read websocket.log")
-    logs_commands = logs.add_subparsers(dest="logs_command", required=True)
+    logs_commands = logs.add_subparsers(dest="logs_command", metavar="COMMAND", required=True)
     summary = logs_commands.add_parser("summary", help="connections, close codes, durations")
     summary.add_argument("path", nargs="?", help="default: $LOG_DIR/websocket.log")
     summary.set_defaults(run=cmd_logs_summary)
@@ -250,6 +384,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from django.db import OperationalError
+
     from realtime.conf import BadSetting
     from realtime.observability.logging import LogDirError
 
@@ -260,6 +396,14 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.run(args)
     except (LogDirError, BadSetting) as exc:
         print(f"realtime {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(
+            f"realtime {args.command}: cannot reach the database at {_database_address()} "
+            f"({reason})",
+            file=sys.stderr,
+        )
         return 2
     return code
 

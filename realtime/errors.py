@@ -49,6 +49,20 @@ def body_too_large(limit: int) -> JsonResponse:
     return JsonResponse({"detail": f"request body larger than {limit} bytes"}, status=413)
 
 
+def api_root(request: HttpRequest) -> JsonResponse:
+    """`/api/` itself is no resource: point the reader to the operations."""
+    base = request.path.rstrip("/")
+    return JsonResponse(
+        {
+            "detail": f"no resource at {request.path}: the API's operations are listed at "
+            f"{base}/docs (OpenAPI schema: {base}/openapi.json)",
+            "docs": f"{base}/docs",
+            "schema": f"{base}/openapi.json",
+        },
+        status=404,
+    )
+
+
 def websocket_only(request: HttpRequest) -> JsonResponse:
     """A plain HTTP request to the WebSocket endpoint: say how to connect."""
     response = JsonResponse(

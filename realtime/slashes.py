@@ -1,6 +1,7 @@
-"""`/api/orders/1` and `/api/orders/1/` are the same resource: a path that
-resolves only with its trailing slash is served as if it had it, instead of
-Django's empty 301 (which drops a PATCH body on the way)."""
+"""`/api/orders/1` and `/api/orders/1/`, `/metrics` and `/metrics/` are the
+same resource: a path that resolves only with (or only without) its trailing
+slash is served as if it were written so, instead of Django's empty 301
+(which drops a PATCH body on the way) or a 404."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils.decorators import sync_and_async_middleware
 
-PREFIXES = ("/api/", "/ws/orders")
 
-
-def _add_slash(request: HttpRequest) -> None:
+def _mend_slash(request: HttpRequest) -> None:
     path = request.path_info
-    if path.endswith("/") or not path.startswith(PREFIXES):
+    if path == "/":
         return
-    for candidate in (path, f"{path}/"):
+    other = path.rstrip("/") if path.endswith("/") else f"{path}/"
+    for candidate in (path, other):
         try:
             resolve(candidate)
         except Resolver404:
@@ -35,14 +35,14 @@ def trailing_slash_optional(
     if iscoroutinefunction(get_response):
 
         async def middleware(request: HttpRequest) -> HttpResponse:
-            _add_slash(request)
+            _mend_slash(request)
             response: HttpResponse = await get_response(request)
             return response
 
         return middleware
 
     def sync_middleware(request: HttpRequest) -> HttpResponse:
-        _add_slash(request)
+        _mend_slash(request)
         response: HttpResponse = get_response(request)
         return response
 

@@ -8,6 +8,7 @@ from realtime.observability import health
 from realtime.orders.api import api
 
 urlpatterns = [
+    path("api/", errors.api_root),
     path("api/", include("realtime.events.urls")),
     path("api/", api.urls),
     path("ws/orders/", errors.websocket_only),
@@ -16,6 +17,7 @@ urlpatterns = [
     path("metrics", health.exposition),
     path("", board.index),
     path("board/<str:name>", board.asset),
+    path("favicon.ico", board.favicon),
 ]
 
 handler400 = errors.bad_request

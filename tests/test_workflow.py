@@ -32,13 +32,16 @@ def uploads(job: dict[str, Any]) -> str:
     )
 
 
-def test_the_test_job_runs_make_test_with_postgresql() -> None:
-    """One job runs `make test`, with PostgreSQL as a service and the README's prerequisites."""
+def test_the_test_job_runs_make_test_on_the_runners_chrome_and_its_own_postgresql() -> None:
+    """One job runs `make test` with the README's packages, no database service (the
+    suite starts its own), and the runner's Google Chrome instead of a snap shim."""
     test = jobs()["test"]
     assert "make test" in runs(test)
     assert "redis-server" in runs(test)
-    assert "chromium" in runs(test)
-    assert test["services"]["postgres"]["env"]["POSTGRES_DB"] == "test"
+    assert "postgresql" in runs(test)
+    assert "services" not in test
+    assert "chromium" not in runs(test)
+    assert test["env"]["BROWSER_EXECUTABLE"] == "/usr/bin/google-chrome"
 
 
 def test_the_chaos_job_drives_the_real_toxiproxy_and_keeps_the_reports() -> None:

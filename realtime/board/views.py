@@ -8,7 +8,12 @@ from pathlib import Path
 from django.http import FileResponse, Http404, HttpRequest
 
 STATIC = Path(__file__).parent / "static" / "board"
-TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css"}
+TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".svg": "image/svg+xml",
+}
 
 
 def _serve(name: str) -> FileResponse:
@@ -45,3 +50,8 @@ def index(request: HttpRequest) -> FileResponse:
 
 def asset(request: HttpRequest, name: str) -> FileResponse:
     return _serve(name)
+
+
+def favicon(request: HttpRequest) -> FileResponse:
+    """Browsers ask for /favicon.ico on pages that name no icon (the API docs)."""
+    return _serve("favicon.svg")

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from realtime.client.connection import ClientStopped, OrdersClient, State, StateChange
+from realtime.client.connection import (
+    ClientStopped,
+    OrdersClient,
+    Resynced,
+    State,
+    StateChange,
+)
 from realtime.client.session import Stats, Update
 
-__all__ = ["ClientStopped", "OrdersClient", "State", "StateChange", "Stats", "Update"]
+__all__ = [
+    "ClientStopped",
+    "OrdersClient",
+    "Resynced",
+    "State",
+    "StateChange",
+    "Stats",
+    "Update",
+]

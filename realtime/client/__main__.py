@@ -10,12 +10,25 @@ import json
 import sys
 import time
 
-from realtime.client.connection import TRANSPORTS, ClientStopped, OrdersClient, StateChange
+from realtime.client.connection import (
+    TRANSPORTS,
+    ClientStopped,
+    OrdersClient,
+    Resynced,
+    StateChange,
+)
 from realtime.client.session import Update
 
 
-def describe(item: Update | StateChange) -> str:
+def describe(item: Update | StateChange | Resynced) -> str:
     stamp = time.strftime("%H:%M:%S")
+    if isinstance(item, Resynced):
+        text = f"{stamp} resync_required cursor={item.cursor}: "
+        if item.error is not None:
+            return text + f"refetching the orders failed ({item.error})"
+        if item.orders is None:
+            return text + "updates before it were not replayed"
+        return text + f"refetched {item.orders} orders"
     if isinstance(item, Update):
         order = item.order
         return (
@@ -58,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m realtime.client")
     commands = parser.add_subparsers(dest="command", required=True)
     watch_cmd = commands.add_parser("watch", help="print updates and connection changes")
-    watch_cmd.add_argument("--url", default="ws://127.0.0.1:8000/ws/orders/")
+    watch_cmd.add_argument(
+        "--url",
+        default="ws://127.0.0.1:8000/ws/orders/",
+        help="the server's WebSocket URL, or its http(s):// address (default: %(default)s)",
+    )
     watch_cmd.add_argument("--token", required=True)
     watch_cmd.add_argument("--since", type=int, default=None, help="resume after this seq")
     watch_cmd.add_argument(

@@ -83,6 +83,17 @@ class StateChange:
     transport: str | None = None
 
 
+@dataclass(frozen=True)
+class Resynced:
+    """The server could not replay from the cursor (`resync_required`): the
+    client moved to `cursor` and refetched the orders it may see (`orders` of
+    them), unless that refetch failed (`error`) or there is no snapshot path."""
+
+    cursor: int | None
+    orders: int | None = None
+    error: str | None = None
+
+
 class ClientStopped(Exception):
     """The server closed with a code that retrying cannot fix (docs/protocol.md)."""
 
@@ -92,7 +103,7 @@ class ClientStopped(Exception):
         self.reason = reason
 
 
-Item = Update | StateChange
+Item = Update | StateChange | Resynced
 Transport = Literal["websocket", "sse", "auto"]
 TRANSPORTS = ("websocket", "sse", "auto")
 
@@ -490,14 +501,18 @@ class OrdersClient:
         return token
 
     async def _resync(self) -> None:
+        cursor = self.session.cursor
         if self.snapshot_path is None:
+            await self._items.put(Resynced(cursor))
             return
         try:
             snapshot = await self.fetch_snapshot()
         except (OSError, ValueError) as exc:
             logger.warning("snapshot after resync_required failed: %s", exc)
+            await self._items.put(Resynced(cursor, error=str(exc)))
             return
         self.session.store.merge(snapshot)
+        await self._items.put(Resynced(cursor, orders=len(snapshot)))
 
     async def _emit(self, change: StateChange) -> None:
         self.state = change.state

@@ -29,7 +29,11 @@ class Endpoints:
     ) -> Endpoints:
         parts = urllib.parse.urlsplit(url)
         http = SCHEMES.get(parts.scheme)
-        if http is None or not parts.netloc:
+        try:
+            parts.port  # noqa: B018 - urlsplit checks the port only when it is read
+        except ValueError:
+            http = None
+        if http is None or not parts.hostname:
             raise ValueError(
                 f"not a server URL: {url!r} (give ws://HOST:PORT/ws/orders/ or http://HOST:PORT)"
             )

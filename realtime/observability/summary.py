@@ -33,7 +33,11 @@ class Summary:
     unparsed: int = 0
     first: str = ""
     last: str = ""
+    entries: int = 0
     accepted: int = 0
+    accepted_ids: set[str] = field(default_factory=set)
+    # Closes of connections accepted in this file, by code, and refusals at connect.
+    refused: Counter[int] = field(default_factory=Counter)
     closes: Counter[int] = field(default_factory=Counter)
     closed_by: Counter[tuple[int, str]] = field(default_factory=Counter)
     durations: list[float] = field(default_factory=list)
@@ -79,11 +83,17 @@ def summarize(lines: Iterable[str]) -> Summary:
         if entry is None:
             summary.unparsed += 1
             continue
+        summary.entries += 1
         summary.first = summary.first or entry.ts
         summary.last = entry.ts
         if entry.event == "accept":
             summary.accepted += 1
+            summary.accepted_ids.add(entry.fields.get("conn", ""))
         elif entry.event == "close" and entry.fields.get("code", "").isdigit():
+            if entry.fields.get("conn", "") not in summary.accepted_ids:
+                summary.refused[int(entry.fields["code"])] += 1
+                continue
+            summary.accepted_ids.discard(entry.fields.get("conn", ""))
             summary.closes[int(entry.fields["code"])] += 1
             summary.closed_by[(int(entry.fields["code"]), entry.fields.get("by", "-"))] += 1
             with contextlib.suppress(ValueError):
@@ -107,7 +117,15 @@ def percentile(values: list[float], share: float) -> float:
 def render(summary: Summary, name: str) -> str:
     out = [f"{name}: {summary.lines} lines, {summary.first or '-'} to {summary.last or '-'}"]
     closed = sum(summary.closes.values())
-    out.append(f"connections: {summary.accepted} accepted, {closed} closed")
+    refused = sum(summary.refused.values())
+    out.append(
+        f"connections: {summary.accepted} accepted, {closed} closed, "
+        f"{summary.accepted - closed} open at the end; {refused} refused at connect"
+    )
+    if summary.refused:
+        out += ["", "refused     count  meaning"]
+        for code, count in sorted(summary.refused.items()):
+            out.append(f"{code:>10}  {count:>5}  {DESCRIPTIONS.get(code, 'other')}")
     if summary.closes:
         out += ["", "close code  count  meaning (closed by)"]
         for code, count in sorted(summary.closes.items()):

@@ -13,19 +13,35 @@ DEMO_PASSWORD = "demo-password"
 DEMO_USERS = (("alice", False), ("bob", False), ("kitchen", True))
 
 
+class Refusal(Exception):
+    """What `realtime token` will not do, said in one line."""
+
+
 def token_for(
-    username: str, *, staff: bool = False, create: bool = False, ttl: int | None = None
-) -> str:
+    username: str,
+    *,
+    staff: bool = False,
+    create: bool = False,
+    promote: bool = False,
+    ttl: int | None = None,
+) -> tuple[str, bool]:
+    """A token for `username`, and whether the user was created for it."""
     users = get_user_model().objects
     user = users.filter(username=username).first()
+    created = user is None
     if user is None:
         if not create:
-            raise LookupError(f"no such user: {username} (use --create)")
+            raise Refusal(f"no such user: {username} (add --create to create it)")
         user = users.create_user(username=username, is_staff=staff)
     elif staff and not user.is_staff:
+        if not promote:
+            raise Refusal(
+                f"{username} exists and is not staff: add --promote to make them staff "
+                "for good, or leave out --staff"
+            )
         user.is_staff = True
         user.save(update_fields=["is_staff"])
-    return token_of(user, ttl)
+    return token_of(user, ttl), created
 
 
 def seed_demo(ttl: int | None = None) -> dict[str, str]:

@@ -15,7 +15,8 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, NinjaAPI, Path, Schema
 from ninja import Status as Reply
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 from ninja.security import HttpBearer
 from pydantic import AfterValidator
 
@@ -90,7 +91,37 @@ class OrderRate:
 ORDER_RATE = OrderRate(settings.ORDER_CREATE_RATE, settings.ORDER_CREATE_BURST)
 
 
-api = NinjaAPI(title="Order updates", version="1", auth=BearerAuth(), urls_namespace="api")
+class NotJson(ValueError):
+    """A body that is not JSON, with what was sent instead."""
+
+
+class JsonBodies(Parser):
+    def parse_body(self, request: HttpRequest) -> Any:
+        try:
+            return super().parse_body(request)
+        except ValueError as exc:
+            sent = request.content_type or "no Content-Type"
+            said = "the request body must be JSON, sent with Content-Type: application/json"
+            if sent != "application/json":
+                raise NotJson(f"{said} (this one was {sent})") from exc
+            raise NotJson(f"{said}: {exc}") from exc
+
+
+api = NinjaAPI(
+    title="Order updates",
+    version="1",
+    auth=BearerAuth(),
+    urls_namespace="api",
+    parser=JsonBodies(),
+)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    # django-ninja answers an unparsable body with a bare "Cannot parse request body".
+    cause = exc.__cause__
+    detail = str(cause) if isinstance(cause, NotJson) else str(exc)
+    return api.create_response(request, {"detail": detail}, status=exc.status_code)
 
 
 @api.exception_handler(AuthenticationError)

@@ -12,7 +12,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from realtime.client import ClientStopped, OrdersClient, State, StateChange, Update
+from realtime.client import ClientStopped, OrdersClient, Resynced, State, StateChange, Update
 
 
 @dataclass
@@ -20,6 +20,7 @@ class Watcher:
     client: OrdersClient
     updates: list[Update] = field(default_factory=list)
     changes: list[tuple[float, StateChange]] = field(default_factory=list)
+    resyncs: list[Resynced] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     stopped: ClientStopped | None = None
 
@@ -28,6 +29,8 @@ class Watcher:
             async for item in self.client:
                 if isinstance(item, Update):
                     self.updates.append(item)
+                elif isinstance(item, Resynced):
+                    self.resyncs.append(item)
                 else:
                     self.changes.append((time.monotonic(), item))
         except ClientStopped as stopped:

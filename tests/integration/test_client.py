@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 from asyncio.subprocess import Process
@@ -82,6 +83,44 @@ async def test_watch_cli_prints_updates_and_connection_changes(
     finally:
         watcher.terminate()
         await asyncio.wait_for(watcher.wait(), 10)
+
+
+async def test_watch_cli_takes_the_servers_http_address_and_says_when_it_resyncs(
+    server: Daphne,
+) -> None:
+    """`watch --url http://HOST:PORT --since 1` after a prune prints `resync_required`
+    with the cursor it moved to and how many orders it refetched."""
+    tokens = await asyncio.to_thread(seed_tokens, server)
+    await asyncio.to_thread(write_directly, server, 2, "alice", 2)
+    await asyncio.to_thread(server.manage, "prune", "--retention", "0")
+    # A restart empties the hub's window, which would still answer from memory.
+    await asyncio.to_thread(server.stop)
+    await asyncio.to_thread(server.start)
+    watcher = await watch_cli(server.http, tokens["alice"], "--since", "1")
+    assert watcher.stdout is not None
+    try:
+        lines = [await asyncio.wait_for(watcher.stdout.readline(), 20) for _ in range(3)]
+    finally:
+        watcher.terminate()
+        await asyncio.wait_for(watcher.wait(), 10)
+    assert b" connected cursor=" in lines[1]
+    assert re.fullmatch(rb"\S+ resync_required cursor=\d+: refetched 2 orders", lines[2].strip())
+
+
+async def test_watch_cli_refuses_a_url_that_names_no_server() -> None:
+    """A port out of range or another scheme: exit 2 with one line, not a silent hang;
+    --help shows the default URL."""
+    for url in ("ws://127.0.0.1:99999/ws/orders/", "ftp://127.0.0.1/"):
+        watcher = await watch_cli(url, "token", stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(watcher.communicate(), 20)
+        assert watcher.returncode == 2
+        assert err.decode().count("\n") == 1
+        assert "not a server URL" in err.decode()
+    helped = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "realtime.client", "watch", "--help", stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(helped.communicate(), 20)
+    assert "default: ws://127.0.0.1:8000/ws/orders/" in " ".join(out.decode().split())
 
 
 async def test_watch_cli_stops_on_a_bad_token(

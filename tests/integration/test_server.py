@@ -8,9 +8,12 @@ import json
 import re
 import time
 
+import jwt
 import pytest
 
+from realtime.auth.tokens import ALGORITHM
 from realtime.testing.api import acall, metric
+from realtime.testing.processes import SECRET_KEY
 from tests.integration.conftest import Stack
 from tests.integration.wsclient import close_code, frames_for, next_frame, open_ws
 
@@ -66,7 +69,8 @@ async def test_patch_pushes_to_the_owner_and_staff_only(stack: Stack) -> None:
 async def test_missing_invalid_or_expired_token_closes_4401(stack: Stack, token: str) -> None:
     """Invalid or expired token, or none and a first frame other than `auth`: 4401."""
     if token == "expired":
-        token = await asyncio.to_thread(stack.server.manage, "token", "alice", "--ttl=-5")
+        claims = jwt.decode(stack.tokens["alice"], options={"verify_signature": False})
+        token = jwt.encode({**claims, "exp": int(time.time()) - 5}, SECRET_KEY, ALGORITHM)
     ws = await open_ws(stack.server.ws, token or None)
     if not token:
         await ws.send(json.dumps({"type": "heartbeat", "ts": 1}))

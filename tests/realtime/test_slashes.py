@@ -36,3 +36,18 @@ def test_paths_that_resolve_as_they_are_or_not_at_all_are_left_alone() -> None:
     missing = client.get("/api/nothing-here")
     assert missing.status_code == 404
     assert "detail" in missing.json()
+
+
+@pytest.mark.parametrize("path", ["/health/ready/", "/health/live/", "/metrics/", "/api/docs/"])
+def test_a_trailing_slash_too_many_is_forgiven(path: str) -> None:
+    """The health checks, the metrics and the API docs answer with a slash added."""
+    assert Client().get(path).status_code == 200
+
+
+def test_the_api_root_points_to_the_docs() -> None:
+    """GET /api/ is a JSON 404 that names /api/docs and the schema."""
+    for path in ("/api/", "/api"):
+        answer = Client().get(path)
+        assert answer.status_code == 404
+        assert answer.json()["docs"] == "/api/docs"
+        assert "/api/docs" in answer.json()["detail"]

@@ -11,12 +11,15 @@ from pathlib import Path
 
 import jwt
 import pytest
+from playwright.sync_api import Browser
 
+from realtime.auth.tokens import ALGORITHM
 from realtime.testing.api import call, visible_versions
+from realtime.testing.processes import SECRET_KEY
 from tests.browser import chromium
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.test_resume import write_directly
-from tests.realtime.board.conftest import PHONE, open_board, shown
+from tests.realtime.board.conftest import PHONE, Board, open_board, shown
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -107,6 +110,33 @@ def test_a_kiosk_signs_in_from_the_address_and_drops_the_token_from_it(
             assert page.is_visible("#no-orders")
 
 
+def test_a_link_whose_token_is_not_valid_says_so_and_nothing_is_missing(
+    board: Board, browser: Browser
+) -> None:
+    """`/?token=` with garbage, a forged or an expired token: the sign-in form says
+    which, not "session has ended"; no request the page makes is a 404 (favicon)."""
+    claims = jwt.decode(board.tokens["alice"], options={"verify_signature": False})
+    links = {
+        "garbage": "This link's token is not valid: sign in.",
+        jwt.encode(claims, "some-other-key-0123456789abcdef-0123", ALGORITHM): (
+            "This link's token is not valid: sign in."
+        ),
+        jwt.encode({**claims, "exp": int(time.time()) - 5}, SECRET_KEY, ALGORITHM): (
+            "This link's token has expired: sign in."
+        ),
+    }
+    for token, said in links.items():
+        page = browser.new_page()
+        missing: list[str] = []
+        page.on("response", lambda r, missing=missing: r.status >= 400 and missing.append(r.url))
+        page.goto(f"{board.server.http}/?token={token}")
+        page.wait_for_selector("#login:not([hidden])", timeout=10_000)
+        page.wait_for_function("document.querySelector('#login-error').textContent !== ''")
+        assert page.text_content("#login-error") == said
+        assert missing == []
+        page.close()
+
+
 def test_the_page_keeps_its_token_to_itself_and_cannot_be_framed(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -147,7 +177,8 @@ def test_the_page_keeps_its_token_to_itself_and_cannot_be_framed(
 def test_board_assets_are_served_and_others_are_not(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    """`/` and the board modules are served with their types; other /board/ paths are 404."""
+    """`/`, the board modules and its icon are served with their types; other /board/
+    paths are 404."""
     import urllib.error
     import urllib.request
 
@@ -157,6 +188,9 @@ def test_board_assets_are_served_and_others_are_not(
             assert b'<script type="module" src="/board/board.js">' in page.read()
         with urllib.request.urlopen(f"{server.http}/board/connection.js", timeout=5) as module:
             assert module.headers["Content-Type"] == "text/javascript"
+        for icon in ("/favicon.ico", "/board/favicon.svg"):
+            with urllib.request.urlopen(f"{server.http}{icon}", timeout=5) as answer:
+                assert answer.headers["Content-Type"] == "image/svg+xml"
         for path in ("/board/missing.js", "/board/..%2Fviews.py", "/board/views.py"):
             with pytest.raises(urllib.error.HTTPError) as refused:
                 urllib.request.urlopen(f"{server.http}{path}", timeout=5)

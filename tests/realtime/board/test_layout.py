@@ -60,3 +60,26 @@ def test_long_item_names_wrap_in_both_views(
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{view}-{size}-{scheme}.png"), full_page=True)
         page.context.close()
+
+
+@pytest.mark.parametrize("width", [320, 390])
+def test_the_trackers_step_labels_never_break_inside_a_word(
+    board: Board, browser: Browser, width: int
+) -> None:
+    """On a phone every step label ("Delivered" too) is one line inside its column."""
+    order_id = board.order("alice", "tea")["id"]
+    page = open_board(browser, board.url("alice"), {"width": width, "height": 844})
+    steps = f"{shown(order_id)} .steps li"
+    page.wait_for_selector(steps)
+    lines = page.evaluate(
+        """selector => [...document.querySelectorAll(selector)].map(item => {
+            const range = document.createRange();
+            range.selectNodeContents(item);
+            return [item.textContent, range.getClientRects().length];
+        })""",
+        steps,
+    )
+    assert [label for label, _ in lines][-1] == "Delivered"
+    assert all(count == 1 for _, count in lines), lines
+    assert overflow(page, steps) == []
+    page.context.close()

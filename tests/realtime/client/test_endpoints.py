@@ -31,7 +31,9 @@ def test_tls_and_a_prefix_are_kept() -> None:
     )
 
 
-@pytest.mark.parametrize("url", ["h:8/ws/orders/", "ftp://h/", "http:///x"])
+@pytest.mark.parametrize(
+    "url", ["h:8/ws/orders/", "ftp://h/", "http:///x", "ws://h:99999/", "ws://h:port/"]
+)
 def test_anything_else_is_refused_with_what_to_give(url: str) -> None:
     """A URL that names no server says what would."""
     with pytest.raises(ValueError, match="ws://HOST:PORT"):

@@ -27,13 +27,16 @@ def test_text_lines_parse_into_event_and_fields() -> None:
 def test_summary_counts_connections_codes_durations_warnings_and_repeats() -> None:
     """Text and JSON logs give the same summary."""
     json_lines = [
-        json.dumps({"ts": "t1", "level": "INFO", "logger": "realtime.ws", "event": "accept"}),
+        json.dumps(
+            {"ts": "t1", "level": "INFO", "logger": "realtime.ws", "event": "accept", "conn": "j"}
+        ),
         json.dumps(
             {
                 "ts": "t2",
                 "level": "INFO",
                 "logger": "realtime.ws",
                 "event": "close",
+                "conn": "j",
                 "code": 4408,
                 "duration": 60.2,
             }
@@ -63,7 +66,25 @@ def test_1013_reads_as_try_again_later_whatever_the_reason() -> None:
 
 def test_closes_say_who_closed() -> None:
     """A 1011 a client sent is told apart from the server's own 1011."""
-    close = "2026-12-01T00:00:00Z INFO realtime.ws close conn=c1 code=1011"
-    lines = [f"{close} by=client", f"{close} by=client", f"{close} by=server"]
+    accept = "2026-12-01T00:00:00Z INFO realtime.ws accept conn=c{}"
+    close = "2026-12-01T00:00:00Z INFO realtime.ws close conn=c{} code=1011 by={}"
+    lines = [accept.format(n) for n in range(3)]
+    lines += [close.format(0, "client"), close.format(1, "client"), close.format(2, "server")]
     report = render(summarize(lines), "websocket.log")
     assert "1011      3  server error (client 2, server 1)" in report
+
+
+def test_refusals_at_connect_are_counted_apart_from_closes() -> None:
+    """A close line with no accept before it is a refusal, not a closed connection."""
+    lines = [
+        "2026-12-01T00:00:00Z INFO realtime.ws accept conn=a user=alice",
+        "2026-12-01T00:00:01Z INFO realtime.ws close conn=a user=alice code=1000",
+        "2026-12-01T00:00:01Z INFO realtime.ws close conn=b user=bob code=1013",
+        "2026-12-01T00:00:02Z INFO realtime.ws close conn=c user=- code=4401",
+        "2026-12-01T00:00:03Z INFO realtime.ws accept conn=d user=alice",
+    ]
+    summary = summarize(lines)
+    assert (summary.accepted, dict(summary.closes)) == (2, {1000: 1})
+    assert dict(summary.refused) == {1013: 1, 4401: 1}
+    report = render(summary, "websocket.log")
+    assert "2 accepted, 1 closed, 1 open at the end; 2 refused at connect" in report

@@ -301,3 +301,20 @@ def test_a_patch_on_an_order_not_yours_is_404_whatever_the_status(users: dict[st
         )
     ]
     assert codes == [404, 404, 403, 200, 200]
+
+
+def test_a_body_that_is_not_json_is_a_400_that_says_json_is_expected() -> None:
+    """A form-encoded sign-in names the Content-Type it sent; broken JSON says where."""
+    client = Client()
+    form = client.post(
+        "/api/token/", "username=alice&password=x", content_type="application/x-www-form-urlencoded"
+    )
+    assert form.status_code == 400
+    assert form.json()["detail"] == (
+        "the request body must be JSON, sent with Content-Type: application/json "
+        "(this one was application/x-www-form-urlencoded)"
+    )
+    broken = client.post("/api/token/", "{nope", content_type="application/json")
+    assert broken.status_code == 400
+    assert broken.json()["detail"].startswith("the request body must be JSON")
+    assert "line 1 column 2" in broken.json()["detail"]

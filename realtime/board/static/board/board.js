@@ -51,8 +51,16 @@ function end(connection) {
   location.replace(location.pathname);
 }
 
-function start(token) {
+// Why a 4401 ended the page: a link's token the server never took is not a session that ended.
+function endedBecause(reason, fromLink, wasConnected) {
+  if (wasConnected || !fromLink) return "Your session has ended: sign in again.";
+  if (/expired/.test(reason || "")) return "This link's token has expired: sign in.";
+  return "This link's token is not valid: sign in.";
+}
+
+function start(token, fromLink = false) {
   const who = claims(token);
+  let wasConnected = false;
   const staff = Boolean(who.staff);
   const orders = new Map(); // order id -> newest version seen
   let connection;
@@ -79,9 +87,12 @@ function start(token) {
     },
     onState: (state, detail) => {
       showState(state, detail);
-      if (state === "connected") seqEl.textContent = Math.max(Number(seqEl.textContent) || 0, detail.cursor);
+      if (state === "connected") {
+        wasConnected = true;
+        seqEl.textContent = Math.max(Number(seqEl.textContent) || 0, detail.cursor);
+      }
       if (state === "offline" && detail.code === 4401) {
-        sessionStorage.setItem("signin.message", "Your session has ended: sign in again.");
+        sessionStorage.setItem("signin.message", endedBecause(detail.reason, fromLink, wasConnected));
         end(connection);
       }
     },
@@ -127,7 +138,11 @@ if (fromUrl) {
 }
 const token = sessionStorage.getItem("token");
 showState("signed-out");
-if (token) start(token);
+if (fromUrl && !claims(fromUrl).sub) {
+  // Not even shaped like a token: no need to ask the server.
+  sessionStorage.removeItem("token");
+  showLogin(endedBecause("", true, false));
+} else if (token) start(token, Boolean(fromUrl));
 else {
   showLogin(sessionStorage.getItem("signin.message") || "");
   sessionStorage.removeItem("signin.message");

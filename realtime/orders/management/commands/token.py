@@ -4,26 +4,28 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from realtime.orders.accounts import token_for
+from realtime.cli import add_token_arguments, ttl_problem
+from realtime.orders.accounts import Refusal, token_for
 
 
 class Command(BaseCommand):
     help = "Print an access token for USERNAME and nothing else."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("username")
-        parser.add_argument("--staff", action="store_true", help="make the user staff")
-        parser.add_argument("--create", action="store_true", help="create the user if missing")
-        parser.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+        add_token_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        problem = ttl_problem(options["ttl"])
+        if problem is not None:
+            raise CommandError(problem)
         try:
-            token = token_for(
+            token, _ = token_for(
                 options["username"],
                 staff=options["staff"],
                 create=options["create"],
+                promote=options["promote"],
                 ttl=options["ttl"],
             )
-        except LookupError as exc:
+        except Refusal as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(token)
