@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest chaos load lock clean
+.PHONY: run test lint typecheck pytest chaos load bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,16 @@ test: lint typecheck pytest
 LOAD_ARGS ?=
 load: $(VENV)/.dev-installed
 	$(BIN)/python -m loadtests.run $(LOAD_ARGS)
+
+# The fan-out, idle and storm benchmarks in one sitting, each beside the raw
+# websockets baseline: tables in $(BENCH_DIR)/bench.md, flame graphs beside them.
+BENCH_DIR ?= reports/bench
+BENCH_ARGS ?= fanout idle storm --subscribers 1000 --changes 200 --idle 5000 --clients 5000 \
+	--heartbeat 2
+bench: $(VENV)/.dev-installed
+	mkdir -p $(BENCH_DIR)
+	$(BIN)/python -m loadtests.bench $(BENCH_ARGS) --markdown $(BENCH_DIR)/bench.md \
+		--flamegraphs $(BENCH_DIR)
 
 PROFILE ?= quick
 CHAOS_REPORT ?= chaos-report

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import redis.sentinel
-
 from realtime.conf import BadSetting
 
 SCHEMES = ("redis", "rediss", "unix")
@@ -133,7 +131,7 @@ def layer_hosts(config: RedisConfig) -> list[dict[str, Any]]:
             {
                 "sentinels": list(config.sentinels),
                 "master_name": master,
-                "sentinel_kwargs": _sentinel_kwargs(config),
+                "sentinel_kwargs": sentinel_kwargs(config),
                 **config.node_options,
                 **_COMMON,
             }
@@ -142,7 +140,7 @@ def layer_hosts(config: RedisConfig) -> list[dict[str, Any]]:
     return [{"address": url, **_COMMON} for url in config.urls]
 
 
-def _sentinel_kwargs(config: RedisConfig) -> dict[str, Any]:
+def sentinel_kwargs(config: RedisConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"socket_timeout": CONNECT_TIMEOUT}
     if config.sentinel_password:
         kwargs["password"] = config.sentinel_password
@@ -160,22 +158,6 @@ def describe(host: Mapping[str, Any]) -> str:
     return f"{host.get('host', 'localhost')}:{host.get('port', 6379)}"
 
 
-class SentinelPool(redis.sentinel.SentinelConnectionPool):
-    """Django's Redis cache builds its pools with `pool_class.from_url(LOCATION,
-    **OPTIONS)`; under sentinels the location is unused and the pool asks
-    the sentinels of this process's configuration for the first master."""
-
-    @classmethod
-    def from_url(cls, url: str, **options: Any) -> SentinelPool:
-        config = configured()
-        if config is None or not config.sentinels:
-            raise BadSetting("SentinelPool needs REDIS_SENTINELS")
-        manager = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
-            list(config.sentinels), sentinel_kwargs=_sentinel_kwargs(config)
-        )
-        return cls(config.masters[0], manager, **config.node_options, **options)
-
-
 def cache(config: RedisConfig | None) -> dict[str, Any]:
     """Django's CACHES["default"]: Redis (its first shard) when configured,
     else a bounded in-process cache."""
@@ -189,7 +171,7 @@ def cache(config: RedisConfig | None) -> dict[str, Any]:
         return {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://sentinel",
-            "OPTIONS": {"pool_class": "realtime.redis_hosts.SentinelPool", **options},
+            "OPTIONS": {"pool_class": "realtime.sentinel_pool.SentinelPool", **options},
         }
     return {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

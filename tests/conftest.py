@@ -10,12 +10,46 @@ import pytest
 
 from chaos.harness import toxiproxy_answers
 from realtime.orders.accounts import DEMO_PASSWORD
-from realtime.testing.processes import HOST, SECRET_KEY, free_port, stop_process, wait_until
+from realtime.testing.processes import (
+    HOST,
+    SECRET_KEY,
+    free_port,
+    server_env,
+    stop_process,
+    wait_until,
+)
 from tests.secrets_sweep import find_secrets, log_files
 
 REPO = Path(__file__).resolve().parent.parent
+
+
 # Passwords the tests give their users.
 TEST_PASSWORDS = ["pw-alice", "pw-bob", "pw-staff"]
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Each test file whole on one worker, except the long files tests/scheduling.py
+    spreads test by test (docs/architecture.md, "Tests")."""
+    from tests.scheduling import FilesAndSpreadScheduling
+
+    return FilesAndSpreadScheduling(config, log)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database each server's own starts as a copy of: a
+    server's migrate then finds nothing to do."""
+    path = tmp_path_factory.mktemp("template") / "db.sqlite3"
+    env = server_env(database_url=f"sqlite:///{path}", log_dir=path.parent / "logs")
+    migrate = "import django; django.setup(); from django.core.management import call_command; "
+    migrate += "call_command('migrate', verbosity=0)"
+    subprocess.run(
+        [sys.executable, "-c", migrate],
+        env={**env, "DJANGO_SETTINGS_MODULE": "realtime.settings"},
+        check=True,
+        timeout=120,
+    )
+    return path
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,6 +1,6 @@
 """README.md's commands cannot rot: every line of a ```sh block that starts
 with `make`, `.venv/bin/` or `curl` runs against a server this test starts,
-with short durations (a 16 s Locust run, the quick chaos profile, one
+with short durations (an 8 s Locust run, the quick chaos profile, one
 scenario), and fails on a non-zero exit, an HTTP error or a traceback.
 Blocks marked ```sh deployment need a deployment of the reader's own and are
 skipped, as is `make test`, which is this very run."""
@@ -35,7 +35,7 @@ UNTIL_STOPPED = {
     "realtime.client watch": " connected",
     "curl -N": "welcome",
 }
-SHORT = "16s"
+SHORT = "8s"
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,9 @@ def shortened(line: str, port: int, reports: Path) -> str:
     """The command as a test runs it: this server's port, short runs, one scenario."""
     line = line.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
     line = re.sub(r"--run-time \S+", f"--run-time {SHORT}", line)
+    line = re.sub(
+        r"(--shape \w+)", rf"\1 --shape-seconds {SHORT.rstrip('s')} --shape-users 20", line
+    )
     line = re.sub(r"--users (\d+)", lambda m: f"--users {min(int(m.group(1)), 20)}", line)
     line = re.sub(r"(--scenario \S+)( --scenario \S+)+", r"\1", line)
     line = line.replace("--report chaos-report", f"--report {reports / 'chaos'}")
@@ -102,8 +105,6 @@ def shell_env(server: Daphne, tmp_path_factory: pytest.TempPathFactory) -> dict[
         "PROFILE": "quick",
         "PORT": str(free_port()),
         "LOCUST_RUN_TIME": SHORT,
-        "LOCUST_SHAPE_SECONDS": SHORT.rstrip("s"),
-        "LOCUST_SHAPE_USERS": "20",
     }
     for name, command in assignments().items():
         run = subprocess.run(
@@ -154,7 +155,8 @@ def test_a_readme_command_runs(
 
 
 def run_until(line: str, said: str, env: dict[str, str]) -> str:
-    """Start `line`, read until it prints `said` (60 s at most), then stop it as Ctrl-C would."""
+    """Start `line`, read until it prints `said` (60 s at most), then stop it with
+    SIGTERM (not SIGINT: an xdist worker ignores SIGINT, and so would its children)."""
     process = subprocess.Popen(
         ["bash", "-c", line],
         cwd=ROOT,
@@ -176,7 +178,7 @@ def run_until(line: str, said: str, env: dict[str, str]) -> str:
                         break
                     output += chunk
     finally:
-        os.killpg(process.pid, signal.SIGINT)
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             rest, _ = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -31,6 +36,7 @@ from realtime.testing.processes import start_redis
 
 Target = OrdersTarget | StreamTarget | RawTarget
 CONNECT_BATCH = 200
+PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 # On tmpfs the order server's SQLite commits cost no fsync: the benchmarks
 # measure delivery, not this machine's disk.
 TMPFS = "/dev/shm" if Path("/dev/shm").is_dir() else None
@@ -140,15 +146,28 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     done: list[float] = []
     got: list[set[float]] = []
     readers: list[asyncio.Task[None]] = []
+    # Per connection, the longest wait for a heartbeat: from the connect to the
+    # first, then between heartbeats (the tick must keep its schedule).
+    gaps: list[float] = []
+    closed_by_server: list[int] = []
 
     async def read(ws: ClientConnection, seen: set[float]) -> None:
+        last = time.monotonic()
+        longest = 0.0
         try:
             async for text in ws:
+                if '"heartbeat"' in text:
+                    now = time.monotonic()
+                    longest, last = max(longest, now - last), now
                 stamps = await target.on_message(ws, str(text))
                 if stamps is not None:
                     seen.add(stamps.due)
         except ConnectionClosed:
-            pass
+            closed_by_server.append(1)
+        finally:
+            # The raw server's keepalive is a protocol ping, which no reader sees.
+            if not isinstance(target, RawTarget):
+                gaps.append(max(longest, time.monotonic() - last))
 
     async def one(index: int) -> ClientConnection:
         if args.jitter:
@@ -170,6 +189,8 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     last = max(done) if done else float("nan")
     expected = len(sockets) * args.storm_updates
     await wait_for_count(lambda: sum(len(seen) for seen in got), expected)
+    # Two heartbeat intervals more, so that every connection had one due.
+    await asyncio.sleep(2 * args.heartbeat)
     for task in readers:
         task.cancel()
     await asyncio.gather(*readers, return_exceptions=True)
@@ -179,6 +200,8 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "failures": failures,
         "time to last s": last,
         "updates lost": expected - sum(len(seen) for seen in got),
+        "longest heartbeat gap s": max(gaps, default=float("nan")),
+        "closed by the server": len(closed_by_server),
     }
 
 
@@ -260,13 +283,57 @@ async def run(name: str, args: argparse.Namespace, workdir: Path, redis_url: str
         if isinstance(target, OrdersTarget):
             target.server.log_dir.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(target.start)
+        profile = None
+        if args.flamegraphs and isinstance(target, OrdersTarget):
+            profile = FlameGraph(target.pid, args.flamegraphs / f"{name}-{target.name}.svg")
         try:
             rows[target.name] = await bench(target, args)
         finally:
+            if profile is not None:
+                profile.stop()
             await asyncio.to_thread(target.stop)
     layer = "channels-redis" if redis_url else "in-memory layer"
-    print(f"\n{name}: {title.format(**vars(args))} ({layer})\n")
-    print(table(rows, RawTarget.name, StreamTarget.name, OrdersTarget.name))
+    heading = f"{name}: {title.format(**vars(args))} ({layer})"
+    result = table(rows, RawTarget.name, StreamTarget.name, OrdersTarget.name)
+    print(f"\n{heading}\n\n{result}")
+    if args.markdown:
+        with args.markdown.open("a", encoding="utf-8") as out:
+            out.write(f"\n### {heading}\n\n{result}\n")
+
+
+class FlameGraph:
+    """py-spy sampling a server for as long as a benchmark runs, written as an SVG."""
+
+    def __init__(self, pid: int, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.process = subprocess.Popen(
+            [
+                PY_SPY,
+                "record",
+                "--pid",
+                str(pid),
+                "--output",
+                str(path),
+                "--rate",
+                "200",
+                "--nonblocking",
+                "--format",
+                "flamegraph",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGINT)
+        try:
+            _, err = self.process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, err = self.process.communicate()
+        if not self.path.exists():
+            print(f"py-spy wrote no {self.path}: {err.decode(errors='replace')[-500:]}")
 
 
 def table(rows: dict[str, dict[str, Any]], raw: str, sse: str, websocket: str) -> str:
@@ -319,6 +386,15 @@ async def main() -> None:
         action="store_true",
         help="write with the ORM in a process of its own, through Redis (needs --redis)",
     )
+    parser.add_argument(
+        "--markdown", type=Path, default=None, help="also append each table to this file"
+    )
+    parser.add_argument(
+        "--flamegraphs",
+        type=Path,
+        default=None,
+        help="write a py-spy flame graph (SVG) of the order server per benchmark here",
+    )
     args = parser.parse_args()
     args.storm_timing = "with the client's jitter" if args.jitter else "at once"
     unknown = set(args.benchmarks) - set(BENCHMARKS)
@@ -326,6 +402,12 @@ async def main() -> None:
         parser.error("--orm needs --redis: the writer reaches the server through Redis")
     if unknown:
         parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
+    if args.markdown:
+        with args.markdown.open("a", encoding="utf-8") as out:
+            out.write(
+                f"\n## {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores\n\n"
+                f"`python -m loadtests.bench {' '.join(sys.argv[1:])}`\n"
+            )
     redis = start_redis() if args.redis else None
     try:
         with tempfile.TemporaryDirectory(prefix="bench-", dir=TMPFS) as tmp:

@@ -25,7 +25,7 @@ from channels.layers import get_channel_layer
 from realtime import conf
 from realtime.delivery import replay, shards
 from realtime.delivery.events import MESSAGE_TYPE, Event
-from realtime.delivery.publisher import layer_call
+from realtime.delivery.layer import layer_call, make_home
 from realtime.delivery.recent import RecentEvents
 from realtime.delivery.scopes import Scope
 from realtime.delivery.wheel import TimingWheel, tick_period
@@ -332,9 +332,5 @@ def get_hub() -> Hub:
             conf.settings.WEBSOCKET_HEARTBEAT_INTERVAL, conf.settings.WEBSOCKET_HEARTBEAT_TIMEOUT
         )
         _hubs[loop] = hub
+        make_home(loop)
     return hub
-
-
-def hub_loop() -> asyncio.AbstractEventLoop | None:
-    """The loop a hub of this process runs on, if one is running (in a server, its loop)."""
-    return next((loop for loop in list(_hubs) if loop.is_running()), None)

@@ -11,60 +11,18 @@ connection each."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from channels.layers import get_channel_layer
 
+from realtime.delivery import layer as calls
 from realtime.delivery import shards
-from realtime.delivery.breaker import BreakerState
 from realtime.delivery.events import Event
-from realtime.observability import metrics
 
 if TYPE_CHECKING:
     from realtime.events.models import Event as Row
-
-logger = logging.getLogger("realtime.delivery")
-
-LAYER_TIMEOUT = 2.0
-
-breakers = shards.Breakers()
-
-
-def _record_breaker() -> None:
-    metrics.BREAKER_STATE.set(int(breakers.state()))
-
-
-async def layer_call(name: str, call: Coroutine[Any, Any, object], shard: int = 0) -> bool:
-    """Await one channel-layer call under its shard's breaker; True when it succeeded."""
-    breaker = breakers[shard]
-    if not breaker.allow(time.monotonic()):
-        call.close()
-        metrics.LAYER_ERRORS.labels(operation=name).inc()
-        return False
-    try:
-        await asyncio.wait_for(call, LAYER_TIMEOUT)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        breaker.failed(time.monotonic())
-        _record_breaker()
-        metrics.LAYER_ERRORS.labels(operation=name).inc()
-        logger.warning("channel layer %s failed%s: %s", name, _on(shard), type(exc).__name__)
-        return False
-    if breaker.state != BreakerState.CLOSED or breaker.failures:
-        logger.info("channel layer %s recovered%s", name, _on(shard))
-    breaker.succeeded()
-    _record_breaker()
-    return True
-
-
-def _on(shard: int) -> str:
-    layer = get_channel_layer()
-    return f" on shard {shard}" if shards.ring_size(layer) > 1 else ""
 
 
 async def publish(event: Event) -> bool:
@@ -75,7 +33,9 @@ async def publish(event: Event) -> bool:
     message = event.as_message()
     sent = await asyncio.gather(
         *(
-            layer_call("publish", layer.group_send(shards.group(layer, shard), message), shard)
+            calls.layer_call(
+                "publish", layer.group_send(shards.group(layer, shard), message), shard
+            )
             for shard in range(shards.ring_size(layer))
         )
     )
@@ -103,10 +63,7 @@ PUBLISHING_LOOP = PublishingLoop()
 
 
 def publishing_loop() -> asyncio.AbstractEventLoop:
-    # Imported here: the hub imports this module to publish and to join the group.
-    from realtime.delivery import hub
-
-    return hub.hub_loop() or PUBLISHING_LOOP.get()
+    return calls.home_loop() or PUBLISHING_LOOP.get()
 
 
 def on_event_committed(sender: object, row: Row, **kwargs: object) -> None:

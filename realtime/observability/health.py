@@ -28,7 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from realtime.delivery.hub import Hub, get_hub
-from realtime.delivery.publisher import LAYER_TIMEOUT, breakers
+from realtime.delivery.layer import LAYER_TIMEOUT, breakers
 from realtime.observability import metrics
 from realtime.redis_hosts import describe
 

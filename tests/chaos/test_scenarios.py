@@ -4,9 +4,12 @@ CI artifact."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -19,10 +22,24 @@ REPORT = Path(__file__).parents[2] / "chaos-report"
 
 
 @pytest.fixture(scope="module")
-def results() -> Iterator[list[report.Result]]:
+def results(testrun_uid: str) -> Iterator[list[report.Result]]:
+    """This worker's rows. The scenarios are spread over the workers, so each
+    keeps its rows beside the report and rewrites the report from every
+    worker's rows of this run: the last worker to finish writes them all."""
     collected: list[report.Result] = []
     yield collected
-    report.write(collected, REPORT, harness.describe_toxiproxy())
+    rows = REPORT / "rows"
+    mine = rows / testrun_uid
+    mine.mkdir(parents=True, exist_ok=True)
+    for stale in rows.iterdir():
+        if stale != mine:
+            shutil.rmtree(stale, ignore_errors=True)
+    for row in collected:
+        (mine / f"{row.scenario}.{row.transport}.json").write_text(json.dumps(asdict(row)))
+    order = [s.name for s in scenarios.SCENARIOS]
+    every = [report.Result(**json.loads(path.read_text())) for path in mine.glob("*.json")]
+    every.sort(key=lambda row: (order.index(row.scenario), row.transport))
+    report.write(every, REPORT, harness.describe_toxiproxy())
 
 
 @pytest.mark.parametrize("name", [s.name for s in scenarios.SCENARIOS])

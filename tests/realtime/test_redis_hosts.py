@@ -51,7 +51,9 @@ def test_sentinels_replace_the_url_which_still_gives_the_nodes_password_and_db()
     assert [h["master_name"] for h in hosts] == ["one", "two"]
     assert hosts[0]["sentinel_kwargs"] == {"socket_timeout": 2.0, "password": "s3"}
     assert (hosts[0]["password"], hosts[0]["db"]) == ("node pw", 3)
-    assert redis_hosts.cache(config)["OPTIONS"]["pool_class"] == "realtime.redis_hosts.SentinelPool"
+    assert (
+        redis_hosts.cache(config)["OPTIONS"]["pool_class"] == "realtime.sentinel_pool.SentinelPool"
+    )
 
 
 def test_the_master_name_defaults_to_mymaster() -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import jwt
 import pytest
-from playwright.sync_api import Browser
 
 from realtime.auth.tokens import ALGORITHM
 from realtime.testing.api import call, visible_versions
@@ -110,9 +109,7 @@ def test_a_kiosk_signs_in_from_the_address_and_drops_the_token_from_it(
             assert page.is_visible("#no-orders")
 
 
-def test_a_link_whose_token_is_not_valid_says_so_and_nothing_is_missing(
-    board: Board, browser: Browser
-) -> None:
+def test_a_link_whose_token_is_not_valid_says_so_and_nothing_is_missing(board: Board) -> None:
     """`/?token=` with garbage, a forged or an expired token: the sign-in form says
     which, not "session has ended"; no request the page makes is a 404 (favicon)."""
     claims = jwt.decode(board.tokens["alice"], options={"verify_signature": False})
@@ -125,16 +122,18 @@ def test_a_link_whose_token_is_not_valid_says_so_and_nothing_is_missing(
             "This link's token has expired: sign in."
         ),
     }
-    for token, said in links.items():
-        page = browser.new_page()
-        missing: list[str] = []
-        page.on("response", lambda r, missing=missing: r.status >= 400 and missing.append(r.url))
-        page.goto(f"{board.server.http}/?token={token}")
-        page.wait_for_selector("#login:not([hidden])", timeout=10_000)
-        page.wait_for_function("document.querySelector('#login-error').textContent !== ''")
-        assert page.text_content("#login-error") == said
-        assert missing == []
-        page.close()
+    # Its own browser: this module's other tests start theirs, one at a time.
+    with chromium() as browser:
+        for token, said in links.items():
+            page = browser.new_page()
+            missing: list[str] = []
+            page.on("response", lambda r, seen=missing: r.status >= 400 and seen.append(r.url))
+            page.goto(f"{board.server.http}/?token={token}")
+            page.wait_for_selector("#login:not([hidden])", timeout=10_000)
+            page.wait_for_function("document.querySelector('#login-error').textContent !== ''")
+            assert page.text_content("#login-error") == said
+            assert missing == []
+            page.close()
 
 
 def test_the_page_keeps_its_token_to_itself_and_cannot_be_framed(

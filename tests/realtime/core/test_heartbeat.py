@@ -16,12 +16,39 @@ def test_sends_a_heartbeat_every_interval() -> None:
 
 
 def test_times_out_after_silence_and_any_frame_counts_as_life() -> None:
-    """Silence for the timeout means TIMEOUT; a received frame resets the clock."""
+    """With heartbeats on schedule, silence for the timeout means TIMEOUT; a frame resets it."""
     state = HeartbeatState.start(0.0, interval=1, timeout=3)
+    state.sent(1.0)
     state.received(2.0)
-    assert state.poll(4.9) is not HeartbeatAction.TIMEOUT
+    for now in (2.0, 3.0, 4.0):
+        assert state.poll(now) is HeartbeatAction.SEND
+        state.sent(now)
+    assert state.poll(4.9) is HeartbeatAction.NONE
     assert state.poll(5.0) is HeartbeatAction.TIMEOUT
     assert state.silence(5.0) == 3.0
+
+
+def test_a_late_heartbeat_moves_the_silence_deadline_on_by_its_lateness() -> None:
+    """A tick that comes 8.7 s late sends the heartbeat instead of closing a client that
+    was never asked; the client then has its whole timeout to answer."""
+    state = HeartbeatState.start(0.0, interval=2, timeout=10)
+    assert state.poll(10.7) is HeartbeatAction.SEND
+    state.sent(10.7)
+    assert state.grace == pytest.approx(8.7)
+    assert state.poll(18.6) is HeartbeatAction.SEND
+    state.sent(18.6)
+    assert state.poll(18.69) is HeartbeatAction.NONE
+    assert state.poll(18.7) is HeartbeatAction.TIMEOUT
+    state.received(18.65)
+    assert state.grace == 0.0
+    assert state.poll(18.7) is HeartbeatAction.NONE
+
+
+def test_a_timeout_shorter_than_the_interval_needs_no_heartbeat_to_fire() -> None:
+    """When no heartbeat is due before the deadline, silence alone closes the connection."""
+    state = HeartbeatState.start(0.0, interval=25, timeout=10)
+    assert state.poll(9.9) is HeartbeatAction.NONE
+    assert state.poll(10.0) is HeartbeatAction.TIMEOUT
 
 
 def test_next_due_is_the_next_heartbeat_or_the_silence_deadline() -> None:

@@ -13,7 +13,8 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
 from realtime.delivery.events import Event
-from realtime.delivery.hub import Hub, get_hub, hub_loop
+from realtime.delivery.hub import Hub, get_hub
+from realtime.delivery.layer import home_loop
 from realtime.delivery.scopes import MINE, Scope
 from realtime.events.log import latest_seq
 from realtime.orders import service
@@ -140,6 +141,6 @@ async def test_a_connection_that_left_is_not_ticked() -> None:
 
 
 async def test_the_running_hubs_loop_is_where_publishes_go() -> None:
-    """Once a hub exists on the running loop, hub_loop() names that loop."""
+    """Once a hub exists on the running loop, home_loop() names that loop."""
     get_hub()
-    assert hub_loop() is asyncio.get_running_loop()
+    assert home_loop() is asyncio.get_running_loop()

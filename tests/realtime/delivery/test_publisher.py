@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from realtime.delivery import hub, publisher
+from realtime.delivery import layer, publisher
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -33,7 +33,7 @@ def test_publishes_with_no_hub_share_one_loop_of_the_process(
     published: list[tuple[asyncio.AbstractEventLoop, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Three publishes from a script run on one loop, on the publisher thread, which stays open."""
-    monkeypatch.setattr(hub, "hub_loop", lambda: None)
+    monkeypatch.setattr(layer, "home_loop", lambda: None)
     for n in range(3):
         publisher.on_event_committed(None, row=n)
     loops = {loop for loop, _ in published}
@@ -48,7 +48,7 @@ async def test_a_publish_runs_on_the_hubs_loop_when_one_runs_here(
 ) -> None:
     """From a request's thread, the publish runs on the loop the hub runs on, and waits for it."""
     here = asyncio.get_running_loop()
-    monkeypatch.setattr(hub, "hub_loop", lambda: here)
+    monkeypatch.setattr(layer, "home_loop", lambda: here)
     await asyncio.to_thread(publisher.on_event_committed, None, row=1)
     assert published == [(here, threading.current_thread().name)]
 
@@ -58,7 +58,7 @@ async def test_a_commit_on_the_hubs_own_thread_publishes_without_blocking_it(
 ) -> None:
     """On the loop's own thread the publish is scheduled, not waited for (which would hang)."""
     here = asyncio.get_running_loop()
-    monkeypatch.setattr(hub, "hub_loop", lambda: here)
+    monkeypatch.setattr(layer, "home_loop", lambda: here)
     publisher.on_event_committed(None, row=1)
     assert published == []
     await asyncio.sleep(0)
