@@ -285,7 +285,8 @@ async def run(name: str, args: argparse.Namespace, workdir: Path, redis_url: str
         await asyncio.to_thread(target.start)
         profile = None
         if args.flamegraphs and isinstance(target, OrdersTarget):
-            profile = FlameGraph(target.pid, args.flamegraphs / f"{name}-{target.name}.svg")
+            transport = "sse" if isinstance(target, StreamTarget) else "websocket"
+            profile = FlameGraph(target.pid, args.flamegraphs / f"{name}-{transport}.svg")
         try:
             rows[target.name] = await bench(target, args)
         finally:
