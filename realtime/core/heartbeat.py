@@ -5,9 +5,11 @@ whether to send a heartbeat, close for silence, or do nothing (a frame
 arrived since, which moved the silence deadline on).
 
 A client is closed for silence only after it was asked: when the server's
-own heartbeat goes out late (a loop busy with a connect storm), the silence
-deadline moves on by as much, so a client is never closed for failing to
-answer a heartbeat it was not sent.
+own heartbeat goes out more than an interval late (a loop busy with a
+connect storm), the silence deadline moves on by the excess, so a client is
+never closed for failing to answer a heartbeat it was not sent. Lateness
+within an interval (the ticker's own granularity) moves nothing, so the
+deadline stays ahead of the WebSocket layer's ping timeout.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ class HeartbeatState:
     last_sent: float
     # A heartbeat went out since the last frame from the client.
     prompted: bool = False
-    # How late that heartbeat went out: the silence deadline moves on by as much.
+    # How much more than an interval late that heartbeat went out: the silence
+    # deadline moves on by as much.
     grace: float = 0.0
 
     @classmethod
@@ -47,7 +50,7 @@ class HeartbeatState:
 
     def sent(self, now: float) -> None:
         if not self.prompted:
-            self.grace = max(0.0, now - self._next_heartbeat())
+            self.grace = max(0.0, now - self._next_heartbeat() - self.interval)
             self.prompted = True
         self.last_sent = now
 

@@ -29,19 +29,28 @@ def test_times_out_after_silence_and_any_frame_counts_as_life() -> None:
 
 
 def test_a_late_heartbeat_moves_the_silence_deadline_on_by_its_lateness() -> None:
-    """A tick that comes 8.7 s late sends the heartbeat instead of closing a client that
-    was never asked; the client then has its whole timeout to answer."""
+    """A tick that comes 8.7 s late (6.7 s more than an interval) sends the heartbeat
+    instead of closing a client that was never asked, and the deadline moves 6.7 s on."""
     state = HeartbeatState.start(0.0, interval=2, timeout=10)
     assert state.poll(10.7) is HeartbeatAction.SEND
     state.sent(10.7)
-    assert state.grace == pytest.approx(8.7)
-    assert state.poll(18.6) is HeartbeatAction.SEND
-    state.sent(18.6)
-    assert state.poll(18.69) is HeartbeatAction.NONE
-    assert state.poll(18.7) is HeartbeatAction.TIMEOUT
-    state.received(18.65)
+    assert state.grace == pytest.approx(6.7)
+    assert state.poll(16.69) is HeartbeatAction.SEND
+    state.sent(16.69)
+    assert state.poll(16.7) is HeartbeatAction.TIMEOUT
+    state.received(16.65)
     assert state.grace == 0.0
-    assert state.poll(18.7) is HeartbeatAction.NONE
+    assert state.poll(16.7) is HeartbeatAction.NONE
+
+
+def test_a_heartbeat_late_by_less_than_an_interval_moves_nothing() -> None:
+    """The ticker's own granularity leaves the deadline where silence put it."""
+    state = HeartbeatState.start(0.0, interval=0.5, timeout=2)
+    state.sent(0.9)
+    assert state.grace == 0.0
+    for now in (1.4, 1.9):
+        state.sent(now)
+    assert state.poll(2.0) is HeartbeatAction.TIMEOUT
 
 
 def test_a_timeout_shorter_than_the_interval_needs_no_heartbeat_to_fire() -> None:
