@@ -109,10 +109,12 @@ async def test_a_resume_older_than_retained_history_resyncs_from_a_snapshot(
         await watcher.wait_connected()
         truth = await asyncio.to_thread(visible_versions, server.http, tokens["alice"])
         deadline = time.monotonic() + 10
-        while watcher.versions() != truth and time.monotonic() < deadline:
+        while (watcher.versions() != truth or not watcher.resyncs) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert watcher.versions() == truth
         assert watcher.client.stats.resyncs == 1
+        # The client says so: where it moved to and how many orders it refetched.
+        assert [(r.cursor, r.orders, r.error) for r in watcher.resyncs] == [(15, len(truth), None)]
         assert watcher.client.cursor == 15  # the newest seq: 3 orders of 5 events
     finally:
         if watcher is not None:

@@ -52,16 +52,21 @@ async def patch(server: Daphne, token: str, order_id: int, status: str) -> None:
     raise AssertionError(f"PATCH {status} failed twice")
 
 
+def workers_env(tmp_path: Path, redis_server: Redis, **extra: str) -> dict[str, str]:
+    """A SQLite database of the test's own and Redis, which workers need."""
+    return server_env(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        log_dir=tmp_path / "logs",
+        redis_url=redis_server.url,
+        extra={**FAST, **extra},
+    )
+
+
 def test_two_workers_share_the_port_survive_a_kill_and_drain(
     tmp_path: Path, redis_server: Redis
 ) -> None:
     """20 clients over both workers get every update, across a kill -9; SIGTERM closes all 1012."""
-    env = server_env(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        log_dir=tmp_path / "logs",
-        redis_url=redis_server.url,
-        extra=FAST,
-    )
+    env = workers_env(tmp_path, redis_server)
     with Daphne(free_port(), env, tmp_path / "logs", workers=2) as server:
         # Both accepting: until the second one serves, the first takes every connection.
         wait_until(
@@ -166,12 +171,7 @@ def test_a_thousand_connections_split_evenly_and_a_users_limit_is_shared(
     tmp_path: Path, redis_server: Redis
 ) -> None:
     """1,000 connections land 40/60 or better on two workers; 8 per user means 8 in all."""
-    env = server_env(
-        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        log_dir=tmp_path / "logs",
-        redis_url=redis_server.url,
-        extra={**FAST, "WEBSOCKET_MAX_CONNECTIONS_PER_USER": str(PER_USER)},
-    )
+    env = workers_env(tmp_path, redis_server, WEBSOCKET_MAX_CONNECTIONS_PER_USER=str(PER_USER))
     with Daphne(free_port(), env, tmp_path / "logs", workers=2) as server:
         wait_until(
             lambda: all(f"(worker {n})" in server.log_text() for n in (1, 2)), 30, "two workers"
