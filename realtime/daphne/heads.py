@@ -19,6 +19,7 @@ from typing import Any
 from daphne.http_protocol import HTTPFactory, WebRequest
 
 from realtime.daphne import internals
+from realtime.daphne.pacing import HandshakePacer
 
 logger = logging.getLogger("realtime.server")
 
@@ -184,9 +185,10 @@ def line_too_long(ticket: Ticket, channel: Any, line: bytes) -> None:
 
 
 class LimitedHTTPFactory(HTTPFactory):  # type: ignore[misc]
-    def __init__(self, server: Any, limits: HeadLimits) -> None:
+    def __init__(self, server: Any, limits: HeadLimits, pacer: HandshakePacer) -> None:
         super().__init__(server)
         self.limits = limits
+        self.pacer = pacer
 
     def buildProtocol(self, addr: Any) -> Any:
         host = str(getattr(addr, "host", ""))
@@ -198,4 +200,5 @@ class LimitedHTTPFactory(HTTPFactory):  # type: ignore[misc]
         protocol.requestFactory = partial(TimedRequest, ticket)
         channel = internals.http_channel(protocol)
         channel.lineLengthExceeded = partial(line_too_long, ticket, channel)
+        self.pacer.pace(protocol, channel)
         return protocol

@@ -26,6 +26,7 @@ import daphne.server
 from realtime import conf
 from realtime.daphne import internals
 from realtime.daphne.heads import HeadLimits, LimitedHTTPFactory
+from realtime.daphne.pacing import HandshakePacer
 from realtime.daphne.protocol import OrdersWebSocketProtocol, share_options
 from realtime.daphne.streams import StreamWriter
 from realtime.sse.wire import STREAM_WRITER
@@ -37,6 +38,8 @@ logger = logging.getLogger("realtime.server")
 DRAIN_POLL = 0.05
 SUPERVISOR_POLL = 1.0
 HUB_START_TIMEOUT = 5.0
+# New connections' first reads per turn of the loop (realtime/daphne/pacing.py).
+HANDSHAKES_PER_TURN = 64
 SWITCH_INTERVAL = 0.001
 ASGI = {"version": "3.0"}
 DENIAL_RESPONSE = "websocket.http.response"
@@ -94,6 +97,7 @@ class OrdersServer(daphne.server.Server):  # type: ignore[misc]
 
     def __init__(self, *args: Any, head_limits: HeadLimits, **kwargs: Any) -> None:
         self.head_limits = head_limits
+        self.pacer = HandshakePacer(head_limits.reactor, HANDSHAKES_PER_TURN)
         self._http_factory: LimitedHTTPFactory | None = None
         super().__init__(*args, **kwargs)
         self.changed: set[Any] = set()
@@ -108,7 +112,7 @@ class OrdersServer(daphne.server.Server):  # type: ignore[misc]
     def http_factory(self, factory: Any) -> None:
         # daphne builds a plain HTTPFactory in run(), just before it listens.
         if not isinstance(factory, LimitedHTTPFactory):
-            factory = LimitedHTTPFactory(self, self.head_limits)
+            factory = LimitedHTTPFactory(self, self.head_limits, self.pacer)
         self._http_factory = factory
 
     def create_application(self, protocol: Any, scope: dict[str, Any]) -> Inbox | None:

@@ -39,6 +39,7 @@ REPAIR_PAGE = 500
 # ordinary events, small beside what flow control lets one client lag by.
 RECENT_BYTES = 4 * 2**20
 RECEIVE_BACKOFF = 0.5
+TICK_SLACK = 0.002
 
 
 class Subscriber(Protocol):
@@ -103,6 +104,7 @@ class Hub:
                     self._receiver = self.spawn(self._receive_loop())
                 self.last_tick = time.monotonic()
                 self.spawn(self._tick_loop())
+                self.spawn(self._repair_loop())
                 self._started.set_result(None)
             except BaseException as exc:
                 self._started.set_exception(exc)
@@ -292,9 +294,11 @@ class Hub:
                 await self._guarded(self.accept(event), "dispatch")
 
     async def _tick_loop(self) -> None:
-        next_repair = time.monotonic() + self.repair_interval
         while True:
-            await asyncio.sleep(self.tick_period)
+            # Woken just past each slot's end, not a period after the last
+            # tick: a connection comes back at most one period late, not two.
+            now = time.monotonic()
+            await asyncio.sleep(self._due.slot_end(now) - now + TICK_SLACK)
             now = self.last_tick = time.monotonic()
             for subscriber in self._due.pop_due(now):
                 try:
@@ -304,11 +308,15 @@ class Hub:
                     next_at = now + self.tick_period
                 if next_at is not None and subscriber in self.subscribers:
                     self._due.schedule(subscriber, next_at)
-            if now >= next_repair:
-                next_repair = now + self.repair_interval
-                if not self._joined:
-                    await self._join()
-                await self._guarded(self.repair(), "repair")
+
+    async def _repair_loop(self) -> None:
+        """Apart from the ticks: a repair waits for a database thread, which a
+        connect storm's resumes keep busy, and heartbeats must not wait too."""
+        while True:
+            await asyncio.sleep(self.repair_interval)
+            if not self._joined:
+                await self._join()
+            await self._guarded(self.repair(), "repair")
 
     async def _guarded(self, work: Any, what: str) -> None:
         """A failing database must not end the hub's loops; the next tick retries."""

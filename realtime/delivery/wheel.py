@@ -49,6 +49,11 @@ class TimingWheel(Generic[T]):
         if not members:
             del self._slots[slot]
 
+    def slot_end(self, now: float) -> float:
+        """When the slot `now` falls in ends: a pop_due just after hands back
+        whatever came due by then, at most one resolution after its time."""
+        return (math.floor(now / self.resolution) + 1) * self.resolution
+
     def pop_due(self, now: float) -> list[T]:
         current = math.floor(now / self.resolution)
         due: list[T] = []
@@ -61,6 +66,6 @@ class TimingWheel(Generic[T]):
 
 
 def tick_period(interval: float, timeout: float) -> float:
-    """The ticker's period, and its wheel's slot width: a heartbeat or a 4408
-    comes at most about two periods late."""
+    """The ticker's period, and its wheel's slot width: woken as each slot
+    ends, the ticker sends a heartbeat or a 4408 at most one period late."""
     return max(0.05, min(1.0, interval / 4, timeout / 4))

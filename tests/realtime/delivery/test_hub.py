@@ -1,5 +1,5 @@
 """The hub fills channel-layer gaps from the database, in seq order, once, and
-ticks only the connections that are due."""
+ticks only the connections that are due, whatever its repairs wait for."""
 
 from __future__ import annotations
 
@@ -138,6 +138,38 @@ async def test_a_connection_that_left_is_not_ticked() -> None:
     await run_until_ticked(hub, stays, 3)
     assert gone.ticks == []
     assert len(stays.ticks) >= 3
+
+
+async def test_ticks_go_on_while_a_repair_waits_for_the_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A repair stuck behind busy database threads holds up no heartbeat."""
+    hub = Hub(heartbeat_interval=0.2, heartbeat_timeout=0.2)
+    stuck = asyncio.Event()
+    repairs: list[float] = []
+
+    async def repair() -> int:
+        repairs.append(time.monotonic())
+        await stuck.wait()
+        return 0
+
+    monkeypatch.setattr(hub, "repair", repair)
+    busy = Recorder(user_id=1, every=0.05)
+    hub.register(busy)
+    await hub.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not repairs and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert repairs, "the repair loop never ran"
+        ticked = len(busy.ticks)
+        while len(busy.ticks) < ticked + 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert len(busy.ticks) >= ticked + 5
+        assert len(repairs) == 1
+    finally:
+        stuck.set()
+        await hub.stop()
 
 
 async def test_the_running_hubs_loop_is_where_publishes_go() -> None:

@@ -60,3 +60,13 @@ def test_tick_period_bounds_detection_delay() -> None:
     assert tick_period(25, 60) == 1.0
     assert tick_period(0.5, 1.5) == 0.125
     assert tick_period(0.01, 0.01) == 0.05
+
+
+def test_an_item_comes_back_at_the_end_of_the_slot_it_is_due_in() -> None:
+    """Popped just after slot_end(at), an item is handed back at most one resolution late."""
+    for at in (0.0, 0.1, 0.2499, 0.25, 3.7, 1000.01):
+        wheel: TimingWheel[str] = TimingWheel(0.25)
+        wheel.schedule("x", at)
+        end = wheel.slot_end(at)
+        assert at < end <= at + 0.25
+        assert wheel.pop_due(end + 1e-6) == ["x"]
