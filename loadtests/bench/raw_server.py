@@ -13,6 +13,7 @@ import argparse
 import asyncio
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 topics: dict[str, set[ServerConnection]] = {}
 
@@ -26,6 +27,9 @@ async def handler(ws: ServerConnection) -> None:
             if isinstance(message, str) and message.startswith("publish "):
                 _, target, payload = message.split(" ", 2)
                 broadcast(topics.get(target, set()), payload)
+    except ConnectionClosed:
+        # The benchmark aborts its sockets: a client leaving is not an error.
+        pass
     finally:
         members.discard(ws)
 
