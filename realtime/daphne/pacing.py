@@ -43,17 +43,16 @@ class HandshakePacer:
                 self._spend()
                 deliver(data)
                 return
+            # Someone spent this turn's budget, so the next turn is already
+            # due: it starts with the waiting.
             connection.transport.pauseProducing()
             self.waiting.append((connection, deliver, data))
-            self._next_turn()
 
         protocol.dataReceived = first_read
 
     def _spend(self) -> None:
+        """One first read of this turn's budget; the next turn restores it."""
         self.used += 1
-        self._next_turn()
-
-    def _next_turn(self) -> None:
         if not self._scheduled:
             self._scheduled = True
             self.reactor.callLater(0, self._turn)
@@ -69,5 +68,3 @@ class HandshakePacer:
             self._spend()
             transport.resumeProducing()
             deliver(data)
-        if self.waiting:
-            self._next_turn()

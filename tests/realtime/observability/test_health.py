@@ -57,15 +57,23 @@ class Shard:
         return True
 
 
+async def readiness_with(
+    monkeypatch: pytest.MonkeyPatch, hosts: list[dict[str, str]], shards: list[Shard]
+) -> tuple[int, dict[str, object]]:
+    """Readiness with these Redis hosts, each answering its PING as its Shard says."""
+    monkeypatch.setattr(health, "redis_hosts", lambda: hosts)
+    monkeypatch.setattr(health, "_redis_clients", lambda hosts: shards)
+    try:
+        return await health.readiness(get_hub())
+    finally:
+        await get_hub().stop()
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_redis_away_is_degraded_not_unready(monkeypatch: pytest.MonkeyPatch) -> None:
     """Database up, Redis failing: 200 "degraded" naming Redis, and the gauges say so."""
-    monkeypatch.setattr(health, "redis_hosts", lambda: [{"address": "redis://127.0.0.1:1"}])
-    monkeypatch.setattr(health, "_redis_clients", lambda hosts: [Shard(up=False)])
-    try:
-        status, body = await health.readiness(get_hub())
-    finally:
-        await get_hub().stop()
+    hosts = [{"address": "redis://127.0.0.1:1"}]
+    status, body = await readiness_with(monkeypatch, hosts, [Shard(up=False)])
     assert (status, body["status"]) == (200, "degraded")
     assert body["degraded"] == ["redis failed: ConnectionError"]
     samples = [REGISTRY.get_sample_value(name) for name in ("ws_ready", "ws_degraded")]
@@ -78,11 +86,6 @@ async def test_one_shard_away_is_named_in_the_degraded_reason(
 ) -> None:
     """Two shards, the second failing: degraded, naming that shard's host and port only."""
     hosts = [{"address": "redis://10.0.0.1:6379/0"}, {"address": "redis://10.0.0.2:6380/0"}]
-    monkeypatch.setattr(health, "redis_hosts", lambda: hosts)
-    monkeypatch.setattr(health, "_redis_clients", lambda hosts: [Shard(True), Shard(False)])
-    try:
-        status, body = await health.readiness(get_hub())
-    finally:
-        await get_hub().stop()
+    status, body = await readiness_with(monkeypatch, hosts, [Shard(True), Shard(False)])
     assert (status, body["status"]) == (200, "degraded")
     assert body["degraded"] == ["redis 10.0.0.2:6380 failed: ConnectionError"]
