@@ -188,9 +188,13 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         readers.append(asyncio.create_task(read(ws, seen)))
         return ws
 
+    process = psutil.Process(target.pid)
+    cpu_before = sum(process.cpu_times()[:2])
     writer = asyncio.create_task(target.publish(args.storm_updates, "bob", rate=args.storm_rate))
     clients = (one(i) for i in range(args.clients))
     results = await asyncio.gather(*clients, return_exceptions=True)
+    # Until the last welcome: the server's work for the storm, heartbeats included.
+    cpu = sum(process.cpu_times()[:2]) - cpu_before
     await writer
     sockets = [r for r in results if not isinstance(r, BaseException)]
     failures = len(results) - len(sockets)
@@ -206,6 +210,7 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "connections/s": len(sockets) / last if done else 0.0,
         "failures": failures,
+        "server CPU ms per connection": cpu / max(1, len(sockets)) * 1000,
         "time to last s": last,
         "updates lost": expected - sum(len(seen) for seen in got),
         "longest heartbeat gap s": max(gaps, default=float("nan")),

@@ -67,5 +67,6 @@ class TimingWheel(Generic[T]):
 
 def tick_period(interval: float, timeout: float) -> float:
     """The ticker's period, and its wheel's slot width: woken as each slot
-    ends, the ticker sends a heartbeat or a 4408 at most one period late."""
-    return max(0.05, min(1.0, interval / 4, timeout / 4))
+    ends, the ticker sends a heartbeat or a 4408 at most one period late, so
+    at most half a second, leaving the rest of a second for a busy loop."""
+    return max(0.05, min(0.5, interval / 4, timeout / 4))

@@ -1,5 +1,5 @@
 """A turn of the loop reads at most its budget of new connections' request
-heads; the rest wait unread, in arrival order, for the next turns."""
+heads; the rest wait, in arrival order, for the next turns."""
 
 from __future__ import annotations
 
@@ -36,12 +36,16 @@ class Transport:
         self.reading = True
         self.connected = True
         self.disconnecting = False
+        # Selector registrations changed: each pause or resume is one.
+        self.changes = 0
 
     def pauseProducing(self) -> None:
         self.reading = False
+        self.changes += 1
 
     def resumeProducing(self) -> None:
         self.reading = True
+        self.changes += 1
 
 
 class Connection:
@@ -73,24 +77,40 @@ def test_first_reads_within_the_budget_go_straight_through() -> None:
     assert [name for name, _ in log] == ["c0", "c1", "c2"]
 
 
-def test_first_reads_past_the_budget_wait_unread_for_the_next_turns_in_order() -> None:
-    """Past the budget a connection stops being read; the next turns take the waiting in order."""
+def test_first_reads_past_the_budget_wait_for_the_next_turns_in_order() -> None:
+    """Past the budget a first read waits; the next turns take the waiting in order."""
     loop, log = Loop(), list[tuple[str, bytes]]()
     pacer = HandshakePacer(loop, most=2)
     connections = paced(pacer, 5, log)
     for connection in connections:
         connection.dataReceived(connection.name.encode())
     assert [name for name, _ in log] == ["c0", "c1"]
-    assert [c.transport.reading for c in connections] == [True, True, False, False, False]
     loop.turn()
     assert [name for name, _ in log] == ["c0", "c1", "c2", "c3"]
-    assert connections[2].transport.reading
-    assert connections[3].transport.reading
-    assert not connections[4].transport.reading
     loop.turn()
     assert log == [(f"c{i}", f"c{i}".encode()) for i in range(5)]
-    assert all(c.transport.reading for c in connections)
     assert not pacer.waiting
+    # A waiting connection that sends nothing more costs no selector change.
+    assert all(c.transport.reading for c in connections)
+    assert [c.transport.changes for c in connections] == [0] * 5
+
+
+def test_a_connection_that_sends_again_while_waiting_is_paused_until_its_turn() -> None:
+    """What it sends while waiting is held unread, then handed over after its first read."""
+    loop, log = Loop(), list[tuple[str, bytes]]()
+    pacer = HandshakePacer(loop, most=1)
+    first, second = paced(pacer, 2, log)
+    first.dataReceived(b"GET / HTTP/1.1\r\n")
+    second.dataReceived(b"GET /a HTTP/1.1\r\n")
+    second.dataReceived(b"Host: x\r\n")
+    second.dataReceived(b"\r\n")
+    assert not second.transport.reading
+    assert second.transport.changes == 1
+    loop.turn()
+    assert second.transport.reading
+    assert log[1:] == [("c1", b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")]
+    second.dataReceived(b"next")
+    assert log[-1] == ("c1", b"next")
 
 
 def test_a_new_arrival_queues_behind_those_already_waiting() -> None:

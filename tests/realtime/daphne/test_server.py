@@ -4,6 +4,7 @@ that visits only connections that changed."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import time
@@ -12,7 +13,14 @@ from typing import Any
 import pytest
 
 from realtime.daphne.heads import HeadLimits
-from realtime.daphne.server import Inbox, OrdersServer, endpoint, watch_supervisor
+from realtime.daphne.server import (
+    GC_YOUNG_THRESHOLD,
+    Inbox,
+    OrdersServer,
+    endpoint,
+    tune_garbage_collector,
+    watch_supervisor,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -220,3 +228,17 @@ def test_a_worker_drains_itself_when_its_supervisor_is_gone() -> None:
     watch_supervisor(reactor, drain, os.getppid() + 1)  # type: ignore[arg-type]
     assert drain.begun == [signal.SIGTERM]
     assert len(reactor.later) == 1
+
+
+def test_what_the_server_loaded_is_left_out_of_later_collections() -> None:
+    """Objects alive before the server listens are frozen; the young are collected less often."""
+    threshold = gc.get_threshold()
+    loaded = [object()]
+    try:
+        tune_garbage_collector()
+        assert gc.get_freeze_count() > 0
+        assert not any(o is loaded for o in gc.get_objects())
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *threshold[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

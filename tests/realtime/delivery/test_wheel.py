@@ -56,8 +56,8 @@ def test_rejects_a_non_positive_resolution() -> None:
 
 
 def test_tick_period_bounds_detection_delay() -> None:
-    """The ticker polls at most every second and at least four times per timeout."""
-    assert tick_period(25, 60) == 1.0
+    """The ticker polls at least twice a second and at least four times per timeout."""
+    assert tick_period(25, 60) == 0.5
     assert tick_period(0.5, 1.5) == 0.125
     assert tick_period(0.01, 0.01) == 0.05
 
