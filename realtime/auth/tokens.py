@@ -8,6 +8,7 @@ clients, the server reads it from the database."""
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -18,6 +19,8 @@ from realtime import conf
 from realtime.auth.principal import Principal
 
 ALGORITHM = "HS256"
+# Tokens whose signature was checked, the most recently used kept.
+DECODED_TOKENS = 10_000
 
 
 class TokenError(Exception):
@@ -62,16 +65,24 @@ def token_for(user: Any, ttl: int | None = None) -> str:
     )
 
 
+@functools.lru_cache(maxsize=DECODED_TOKENS)
+def _decoded(token: str, secret: str) -> dict[str, Any]:
+    """A client sends its token with every request and every connect: its
+    signature is checked once. What the claims allow is decided on every use."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        secret,
+        algorithms=[ALGORITHM],
+        options={"require": ["sub", "exp", "iat", "auth_time", "cv"]},
+    )
+    return claims
+
+
 def verify_token(token: str) -> Principal:
     if not token:
         raise TokenError("missing token")
     try:
-        claims = jwt.decode(
-            token,
-            settings.SECRET_KEY,
-            algorithms=[ALGORITHM],
-            options={"require": ["sub", "exp", "iat", "auth_time", "cv"]},
-        )
+        claims = _decoded(token, settings.SECRET_KEY)
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token expired") from exc
     except jwt.InvalidTokenError as exc:

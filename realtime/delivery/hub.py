@@ -73,6 +73,8 @@ class Hub:
         self._all: set[Subscriber] = set()
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        # Events handed over out of seq order, waiting for the lock or a gap fill.
+        self._taking: set[asyncio.Task[None]] = set()
         self._started: asyncio.Future[None] | None = None
         self._channel: str | None = None
         # The channel layer's shard the hub's channel and group live on.
@@ -119,12 +121,17 @@ class Hub:
         return task
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._taking]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
         self._receiver = None
         self._started = None
+
+    @property
+    def running(self) -> bool:
+        return self._started is not None and self._started.done() and bool(self._tasks)
 
     def health(self, now: float) -> str:
         """ "ok", or what is wrong with the hub's loops (for /health/ready)."""
@@ -220,6 +227,20 @@ class Hub:
         )
 
     # Delivery
+
+    def take(self, event: Event) -> None:
+        """An event committed in this process, handed over on the hub's loop
+        without the channel layer: the next in seq order goes out at once, any
+        other the way the layer's would. A hub not running yet starts from the
+        database's newest seq, which counts this event."""
+        if not self.running:
+            return
+        if event.seq == self.cursor + 1 and not self._lock.locked():
+            self._dispatch(event)
+        elif event.seq > self.cursor:
+            task = asyncio.create_task(self._guarded(self.accept(event), "dispatch"))
+            self._taking.add(task)
+            task.add_done_callback(self._taking.discard)
 
     async def accept(self, event: Event) -> None:
         async with self._lock:
@@ -340,5 +361,5 @@ def get_hub() -> Hub:
             conf.settings.WEBSOCKET_HEARTBEAT_INTERVAL, conf.settings.WEBSOCKET_HEARTBEAT_TIMEOUT
         )
         _hubs[loop] = hub
-        make_home(loop)
+        make_home(loop, hub.take)
     return hub

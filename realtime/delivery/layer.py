@@ -9,13 +9,14 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from realtime.delivery import shards
 from realtime.delivery.breaker import BreakerState
+from realtime.delivery.events import Event
 from realtime.observability import metrics
 
 logger = logging.getLogger("realtime.delivery")
@@ -24,17 +25,28 @@ LAYER_TIMEOUT = 2.0
 
 breakers = shards.Breakers()
 
-# The loops a hub runs on: a server's, where publishes go too.
-_homes: weakref.WeakSet[asyncio.AbstractEventLoop] = weakref.WeakSet()
+Take = Callable[[Event], None]
+
+# The loops a hub runs on (a server's, where publishes go too), each with how
+# its hub takes an event committed in this process.
+_homes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Take] = weakref.WeakKeyDictionary()
 
 
-def make_home(loop: asyncio.AbstractEventLoop) -> None:
-    _homes.add(loop)
+def make_home(loop: asyncio.AbstractEventLoop, take: Take) -> None:
+    _homes[loop] = take
 
 
 def home_loop() -> asyncio.AbstractEventLoop | None:
     """The loop a hub of this process runs on, if one is running (in a server, its loop)."""
     return next((loop for loop in list(_homes) if loop.is_running()), None)
+
+
+def local_take(loop: asyncio.AbstractEventLoop) -> Take | None:
+    """How the hub on `loop` takes an event directly, when the channel layer is
+    the in-memory one, which reaches no other process: then no publish is needed."""
+    if not isinstance(get_channel_layer(), InMemoryChannelLayer):
+        return None
+    return _homes.get(loop)
 
 
 def _record_breaker() -> None:

@@ -68,13 +68,22 @@ def publishing_loop() -> asyncio.AbstractEventLoop:
 
 def on_event_committed(sender: object, row: Row, **kwargs: object) -> None:
     """The receiver of the event log's `event_committed`: runs after the commit, and
-    returns once the publish did (or failed, within LAYER_TIMEOUT)."""
+    returns once the publish did (or failed, within LAYER_TIMEOUT). With the
+    in-memory layer, the hub of this process takes the event directly, and
+    nothing waits: handing it over cannot fail."""
     event = Event.from_row(row, published_at=time.time())
     loop = publishing_loop()
     try:
         here = asyncio.get_running_loop()
     except RuntimeError:
         here = None
+    take = calls.local_take(loop)
+    if take is not None:
+        if here is loop:
+            take(event)
+        else:
+            loop.call_soon_threadsafe(take, event)
+        return
     if here is loop:
         # Committed on the loop's own thread: waiting here would block the publish.
         loop.create_task(publish(event))

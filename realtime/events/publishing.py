@@ -20,21 +20,15 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.db.models.signals import post_save
 from django.forms.models import model_to_dict
+from django.utils import timezone
 
+from realtime.events import sql
 from realtime.events.models import ORDER_UPDATE, Event, SubjectVersion
 from realtime.events.signals import event_committed
 
 MAX_META_BYTES = 256
 MAX_TYPE_LENGTH = 64
 MAX_ID = 2**63 - 1
-# Any constant works: it only has to be the same for every writer.
-EVENT_SEQ_LOCK = 0x6F726465
-# One statement on the databases that have INSERT … ON CONFLICT … RETURNING.
-NEXT_VERSION = (
-    "INSERT INTO realtime_events_subjectversion (subject, version) VALUES (%s, 1) "
-    "ON CONFLICT (subject) DO UPDATE SET version = realtime_events_subjectversion.version + 1 "
-    "RETURNING version"
-)
 
 
 def publish(
@@ -59,43 +53,49 @@ def publish(
         raise ValueError(f"type must be a string of 1 to {MAX_TYPE_LENGTH} characters")
     payload = check_json("payload", payload)
     meta = check_meta(meta)
+    if version is not None and (
+        not isinstance(version, int) or isinstance(version, bool) or version < 1
+    ):
+        raise ValueError("version must be a positive integer")
+    connection = connections[using]
     with transaction.atomic(using=using, savepoint=False):
-        lock_sequence(using)
         if version is None:
             version = next_version(subject, using)
-        elif not isinstance(version, int) or isinstance(version, bool) or version < 1:
-            raise ValueError("version must be a positive integer")
         if type == ORDER_UPDATE:
             payload = {**payload, "id": subject, "version": version}
-        row = Event.objects.using(using).create(
+        row = Event(
             subject=subject,
             owner=owner,
             version=version,
             type=type,
             payload=payload,
             meta=meta,
+            created_at=timezone.now(),
         )
+        if sql.handles(connection):
+            row.seq = sql.insert_event(
+                connection,
+                subject=subject,
+                owner=owner,
+                version=version,
+                type=type,
+                payload=sql.encode(payload),
+                meta=sql.encode(meta),
+                created_at=row.created_at,
+            )
+        else:
+            row.save(using=using, force_insert=True)
         transaction.on_commit(
             lambda: event_committed.send(sender=Event, row=row), using=using, robust=True
         )
     return int(row.seq)
 
 
-def lock_sequence(using: str) -> None:
-    """Serialise seq assignment with commit on PostgreSQL; SQLite's write lock already does."""
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_SEQ_LOCK])
-
-
 def next_version(subject: int, using: str) -> int:
     """The subject's next version, counted under the sequence lock."""
     connection = connections[using]
-    if connection.vendor in ("postgresql", "sqlite"):
-        with connection.cursor() as cursor:
-            cursor.execute(NEXT_VERSION, [subject])
-            return int(cursor.fetchone()[0])
+    if sql.handles(connection):
+        return sql.next_version(connection, subject)
     counter, _ = SubjectVersion.objects.using(using).get_or_create(subject=subject)
     counter.version += 1
     counter.save(using=using, update_fields=["version"])

@@ -381,7 +381,7 @@ def patch_order(
         return Reply(409, {"detail": str(exc), "current": exc.current, "allowed": exc.allowed})
     except ValueError as exc:
         return Reply(422, {"detail": str(exc)})
-    return Reply(200, order.as_dict())
+    return Reply(200, order)
 
 
 @api.get("/events/", response={200: EventsOut, 409: Message, 410: Message, **ERRORS})

@@ -3,16 +3,23 @@ event in the same transaction (`realtime.publish`, docs/guarantees.md)."""
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
 
 from realtime.events.publishing import check_meta, check_text, publish
+from realtime.orders import sql
 from realtime.orders.models import Order
 from realtime.orders.states import Status, allowed_next, can_transition
 
 __all__ = ["TransitionError", "change_status", "check_text", "create_order"]
+
+# A refused change reads the status again; this many races in a row are a refusal.
+CHANGE_ATTEMPTS = 3
 
 
 class TransitionError(Exception):
@@ -47,9 +54,52 @@ def change_status(
     meta: dict[str, Any] | None = None,
     *,
     owner_id: int | None = None,
-) -> Order:
-    """Order.DoesNotExist if there is no such order (owned by `owner_id`, if given)."""
+) -> dict[str, Any]:
+    """The order as it stands after the change (its event's payload).
+    Order.DoesNotExist if there is no such order (owned by `owner_id`, if given)."""
     meta = check_meta(meta)
+    connection = connections[DEFAULT_DB_ALIAS]
+    if not sql.handles(connection):
+        return _change_with_orm(order_id, status, meta, owner_id)
+    with transaction.atomic():
+        changed, now = _change_in_sql(connection, order_id, status, owner_id)
+        order = {
+            "id": order_id,
+            "owner": changed.owner,
+            "status": status.value,
+            "version": changed.version,
+            "items": changed.items,
+            "created_at": changed.created_at.isoformat(),
+            "updated_at": now.isoformat(),
+        }
+        publish(order_id, owner=changed.owner_id, payload=order, version=changed.version, meta=meta)
+    return order
+
+
+def _change_in_sql(
+    connection: BaseDatabaseWrapper, order_id: int, status: Status, owner_id: int | None
+) -> tuple[sql.Changed, datetime.datetime]:
+    sources = [source for source in Status if can_transition(source, status)]
+    current: Status | None = None
+    # A refusal reads the status the change was refused for: if another
+    # writer moved the order in between, the change is tried again.
+    for _ in range(CHANGE_ATTEMPTS):
+        now = timezone.now()
+        changed = sql.change(connection, order_id, status, sources, owner_id, now)
+        if changed is not None:
+            return changed, now
+        current = sql.current_status(connection, order_id, owner_id)
+        if current is None:
+            raise Order.DoesNotExist(f"no order {order_id}")
+        if not can_transition(current, status):
+            break
+    assert current is not None
+    raise TransitionError(current, status)
+
+
+def _change_with_orm(
+    order_id: int, status: Status, meta: dict[str, Any], owner_id: int | None
+) -> dict[str, Any]:
     with transaction.atomic():
         # Lock the order row only, and without blocking foreign-key checks: a
         # FOR UPDATE on the joined owner row would make another writer's event
@@ -65,4 +115,4 @@ def change_status(
         order.version += 1
         order.save(update_fields=["status", "version", "updated_at"])
         _publish(order, meta)
-    return order
+    return order.as_dict()

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+
+from realtime.testing import postgres
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +25,38 @@ def forget_users() -> Iterator[None]:
     api.STANDINGS.clear()
     api.ORDER_RATE.clear()
     auth.STANDINGS.clear()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind the package writes SQL for."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        return
+    with postgres.fresh_database("realtime_fresh") as url:
+        yield url
+
+
+@pytest.fixture
+def manage(database_url: str, tmp_path: Path) -> Callable[..., str]:
+    """`manage.py <args>` on that database in a process of its own; its output."""
+
+    def run(*args: str) -> str:
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
+            "DATABASE_URL": database_url,
+            "LOG_DIR": str(tmp_path / "logs"),
+            "SECRET_KEY": "fresh-database-test-key-0123456789abcdef",
+        }
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done.stdout
+
+    return run

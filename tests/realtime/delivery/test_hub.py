@@ -176,3 +176,27 @@ async def test_the_running_hubs_loop_is_where_publishes_go() -> None:
     """Once a hub exists on the running loop, home_loop() names that loop."""
     get_hub()
     assert home_loop() is asyncio.get_running_loop()
+
+
+async def test_a_taken_event_in_order_goes_out_at_once_one_out_of_order_after_the_gap() -> None:
+    """take(): nothing before the hub runs; then the next seq at once, a later one after the gap."""
+    owner_id, seqs = await database_sync_to_async(make_events)(3)
+    hub = Hub(heartbeat_interval=25, heartbeat_timeout=60)
+    recorder = Recorder(owner_id)
+    hub.register(recorder)
+    hub.subscribe(recorder, MINE)
+    hub.take(Event(seqs[0], 1, owner_id, 1, 0.0, {}, {}))
+    assert recorder.events == []
+    await hub.start()
+    try:
+        hub.cursor = seqs[0] - 1
+        hub.take(Event(seqs[0], 1, owner_id, 1, 0.0, {}, {}))
+        assert [e.seq for e in recorder.events] == seqs[:1]
+        hub.take(Event(seqs[2], 1, owner_id, 3, 0.0, {}, {}))
+        hub.take(Event(seqs[0], 1, owner_id, 1, 0.0, {}, {}))
+        deadline = time.monotonic() + 10
+        while len(recorder.events) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+    finally:
+        await hub.stop()
+    assert [e.seq for e in recorder.events] == seqs

@@ -63,9 +63,21 @@ async def test_failures_open_the_shards_breaker_and_later_calls_are_not_made(
 async def test_the_home_loop_is_a_running_loop_made_home() -> None:
     """A loop is home once made so, and only while it runs."""
     loop = asyncio.get_running_loop()
-    layer.make_home(loop)
+    layer.make_home(loop, print)
     assert layer.home_loop() is loop
     idle = asyncio.new_event_loop()
-    layer.make_home(idle)
+    layer.make_home(idle, print)
     assert layer.home_loop() is loop
     idle.close()
+
+
+async def test_only_an_in_memory_layer_lets_the_hub_take_events_directly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """local_take() names the home's hub with the in-memory layer, not with a shared one."""
+    loop = asyncio.get_running_loop()
+    taken: list[object] = []
+    layer.make_home(loop, taken.append)
+    assert layer.local_take(loop) == taken.append
+    monkeypatch.setattr(layer, "get_channel_layer", lambda: object())
+    assert layer.local_take(loop) is None

@@ -1,6 +1,6 @@
 """Where a committed event is published (`realtime/delivery/publisher.py`):
 on the hub's loop when one runs here, otherwise on one loop the process keeps,
-never a new loop per publish."""
+never a new loop per publish; with the in-memory layer, straight to the hub."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from realtime.delivery import layer, publisher
+from realtime.delivery.events import Event
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -41,6 +42,23 @@ def test_publishes_with_no_hub_share_one_loop_of_the_process(
     assert len(loops) == 1
     assert {name for _, name in published} == {"publisher"}
     assert not loops.pop().is_closed()
+
+
+async def test_with_the_in_memory_layer_the_running_hub_takes_the_event_directly(
+    published: list[tuple[asyncio.AbstractEventLoop, str]],
+) -> None:
+    """A commit on a request's thread hands the event to this process's hub, not to the layer."""
+    here = asyncio.get_running_loop()
+    taken: list[Event] = []
+    layer.make_home(here, taken.append)
+    event = Event(1, 1, 1, 1, 0.0, {}, {})
+    await asyncio.to_thread(publisher.on_event_committed, None, row=event)
+    for _ in range(100):
+        if taken:
+            break
+        await asyncio.sleep(0.01)
+    assert taken == [event]
+    assert published == []
 
 
 async def test_a_publish_runs_on_the_hubs_loop_when_one_runs_here(

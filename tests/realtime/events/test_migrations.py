@@ -5,19 +5,11 @@ the next event takes the next seq (realtime/events/migrations/0002)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
-from realtime.testing import postgres
-
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
-
-REPO = Path(__file__).resolve().parents[3]
 
 OLD_HISTORY = """
 from django.contrib.auth import get_user_model
@@ -48,45 +40,17 @@ rows = [(e.seq, e.subject, e.version, e.created_at.date().isoformat()) for e in 
 print("=", rows)
 print("=", LogState.objects.get(pk=1).pruned_through)
 print("=", sorted(t for t in connection.introspection.table_names() if t.startswith("orders_")))
-print("=", Event.objects.get(version=3, subject=change_status(3, Status.PREPARING).pk).seq)
+print("=", Event.objects.get(version=3, subject=change_status(3, Status.PREPARING)["id"]).seq)
 """
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    with postgres.fresh_database("realtime_migrate") as url:
-        yield url
-
-
-def manage(database_url: str, tmp: Path, *args: str) -> str:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")},
-        "DATABASE_URL": database_url,
-        "LOG_DIR": str(tmp / "logs"),
-        "SECRET_KEY": "migration-test-key-0123456789abcdef",
-    }
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout
-
-
-def test_the_demos_old_history_moves_to_the_event_log(database_url: str, tmp_path: Path) -> None:
+def test_the_demos_old_history_moves_to_the_event_log(manage: Callable[..., str]) -> None:
     """Seqs, subjects, versions and days survive; pruned_through moves; the next seq follows."""
-    manage(database_url, tmp_path, "migrate", "--no-input", "auth")
-    manage(database_url, tmp_path, "migrate", "--no-input", "orders", "0001")
-    manage(database_url, tmp_path, "shell", "-c", OLD_HISTORY)
-    manage(database_url, tmp_path, "migrate", "--no-input")
-    said = manage(database_url, tmp_path, "shell", "-c", AFTER).splitlines()
+    manage("migrate", "--no-input", "auth")
+    manage("migrate", "--no-input", "orders", "0001")
+    manage("shell", "-c", OLD_HISTORY)
+    manage("migrate", "--no-input")
+    said = manage("shell", "-c", AFTER).splitlines()
     rows, pruned, tables, next_seq = [line[2:] for line in said if line.startswith("= ")]
     assert rows == "[(5, 3, 1, '2026-01-01'), (9, 3, 2, '2026-01-02')]"
     assert pruned == "4"

@@ -1,0 +1,140 @@
+"""The status change in hand-written SQL, on SQLite and PostgreSQL: the same
+answer, event and refusals as the ORM gave, and one winner among writers
+racing from the same status (realtime/orders/sql.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from realtime.events.models import Event
+from realtime.orders import sql
+from realtime.orders.models import Order
+from realtime.orders.service import change_status, create_order
+from realtime.orders.states import Status
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+ANSWERS = """
+import json
+from django.contrib.auth import get_user_model
+from realtime.events.models import Event
+from realtime.orders import service
+from realtime.orders.models import Order
+from realtime.orders.states import Status
+users = get_user_model().objects
+alice, bob = users.create_user("alice"), users.create_user("bob")
+order = service.create_order(alice, [{"name": "t\\u00eaa", "qty": 2}])
+answer = service.change_status(order.pk, Status.CONFIRMED, {"by": "test"})
+stored = Order.objects.get(pk=order.pk).as_dict()
+event = Event.objects.latest("seq")
+refusals = []
+for order_id, status, owner in (
+    (order.pk, Status.PENDING, None),
+    (order.pk, Status.READY, None),
+    (order.pk, Status.CANCELLED, bob.pk),
+    (order.pk + 1, Status.CANCELLED, None),
+):
+    try:
+        service.change_status(order_id, status, owner_id=owner)
+        refusals.append("changed")
+    except service.TransitionError as exc:
+        refusals.append(f"409 {exc.current}")
+    except Order.DoesNotExist:
+        refusals.append("404")
+events = Event.objects.count()
+cancelled = service.change_status(order.pk, Status.CANCELLED, owner_id=alice.pk)
+print(json.dumps({
+    "answer": answer,
+    "stored": stored,
+    "event": [event.payload, event.meta, event.version, event.owner == alice.pk, event.subject],
+    "refusals": refusals,
+    "events": events,
+    "owner_cancels": cancelled["version"],
+}))
+"""
+
+RACE = """
+import json, threading
+from django.contrib.auth import get_user_model
+from django.db import connections
+from realtime.events.models import Event
+from realtime.orders import service
+from realtime.orders.models import Order
+from realtime.orders.states import Status
+order = service.create_order(get_user_model().objects.create_user("alice"), [])
+start = threading.Barrier(4)
+said = []
+def change():
+    start.wait(timeout=30)
+    try:
+        said.append(service.change_status(order.pk, Status.CONFIRMED)["version"])
+    except service.TransitionError as exc:
+        said.append(str(exc.current))
+    finally:
+        connections.close_all()
+writers = [threading.Thread(target=change) for _ in range(4)]
+for writer in writers:
+    writer.start()
+for writer in writers:
+    writer.join(timeout=60)
+print(json.dumps({
+    "said": sorted(map(str, said)),
+    "version": Order.objects.get(pk=order.pk).version,
+    "events": list(Event.objects.order_by("seq").values_list("version", flat=True)),
+}))
+"""
+
+
+def run(manage: Callable[..., str], script: str) -> dict[str, object]:
+    manage("migrate", "--no-input")
+    said: dict[str, object] = json.loads(manage("shell", "-c", script).splitlines()[-1])
+    return said
+
+
+def test_a_change_answers_and_refuses_as_the_orm_did(manage: Callable[..., str]) -> None:
+    """The answer is the stored order and its event's payload; refusals are 409 or 404."""
+    said = run(manage, ANSWERS)
+    assert said["answer"] == said["stored"]
+    answer = said["answer"]
+    assert isinstance(answer, dict)
+    assert (answer["status"], answer["version"]) == ("confirmed", 2)
+    assert (answer["owner"], answer["items"]) == ("alice", [{"name": "têa", "qty": 2}])
+    assert said["event"] == [answer, {"by": "test"}, 2, True, answer["id"]]
+    assert said["refusals"] == ["409 confirmed", "409 confirmed", "404", "404"]
+    assert said["events"] == 2
+    assert said["owner_cancels"] == 3
+
+
+def test_one_of_the_writers_racing_from_the_same_status_wins(manage: Callable[..., str]) -> None:
+    """Four writers confirm one pending order at once: one succeeds, three are refused."""
+    said = run(manage, RACE)
+    assert said["said"] == ["2", "confirmed", "confirmed", "confirmed"]
+    assert said["version"] == 2
+    assert said["events"] == [1, 2]
+
+
+@pytest.mark.django_db
+def test_a_change_refused_for_a_status_that_moved_on_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Refused, then the order is found in a status that allows the change: it is made."""
+    alice = get_user_model().objects.create_user("alice")
+    order = create_order(alice, [])
+    Order.objects.filter(pk=order.pk).update(status=Status.READY)
+    change, calls = sql.change, []
+
+    def moved_back_after_the_first(*args: object) -> sql.Changed | None:
+        changed = change(*args)
+        if not calls:
+            Order.objects.filter(pk=order.pk).update(status=Status.PENDING)
+        calls.append(changed)
+        return changed
+
+    monkeypatch.setattr(sql, "change", moved_back_after_the_first)
+    assert change_status(order.pk, Status.CONFIRMED)["status"] == "confirmed"
+    assert [e.version for e in Event.objects.order_by("seq")] == [1, 2]
+    assert len(calls) == 2
