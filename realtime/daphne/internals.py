@@ -38,6 +38,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("autobahn.websocket.protocol.WebSocketProtocol", "sendCloseFrame"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "sendHttpErrorResponse"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "CONFIG_ATTRS"),
+    ("autobahn.websocket.protocol", "pformat"),
     ("twisted.internet.abstract.FileDescriptor", "_tempDataBuffer"),
     ("twisted.internet.abstract.FileDescriptor", "dataBuffer"),
     ("twisted.internet.abstract.FileDescriptor", "offset"),
@@ -176,3 +177,21 @@ def wrap_websocket_close(
     WebSocketProtocol.handle_reply = handle_reply
     WebSocketProtocol.serverClose = server_close
     WebSocketProtocol._realtime_adapted = True
+
+
+def dump_options_only_for_debug() -> None:
+    """autobahn pretty-prints its thirty-odd options for a debug line on every
+    new connection, kept or not: 2 to 3 % of a connect storm's CPU
+    (docs/benchmarks.md). The dump is built only while txaio logs debug lines."""
+    import pprint
+
+    import autobahn.websocket.protocol
+    import txaio
+
+    def pformat(value: object, *args: Any, **kwargs: Any) -> str:
+        # Looked up per call: txaio binds its functions once a framework is chosen.
+        if txaio.get_global_log_level() in ("debug", "trace"):  # type: ignore[attr-defined]
+            return pprint.pformat(value, *args, **kwargs)
+        return ""
+
+    setattr(autobahn.websocket.protocol, "pformat", pformat)  # noqa: B010

@@ -93,3 +93,24 @@ def test_the_http_channel_is_behind_what_the_http_factory_builds() -> None:
 
     protocol = HTTPFactory(server=None).buildProtocol(None)
     assert isinstance(http_channel(protocol), HTTPChannel)
+
+
+def test_autobahns_option_dump_is_built_only_for_debug_lines() -> None:
+    """Every new connection's pformat of autobahn's options is empty unless txaio logs debug."""
+    import autobahn.websocket.protocol
+    import txaio
+
+    from realtime.daphne.internals import dump_options_only_for_debug
+
+    source = inspect.getsource(autobahn.websocket.protocol.WebSocketProtocol._connectionMade)
+    assert "pformat(configAttrLog)" in source
+    original = autobahn.websocket.protocol.pformat
+    level = txaio.get_global_log_level()
+    try:
+        dump_options_only_for_debug()
+        assert autobahn.websocket.protocol.pformat([("a", 1)]) == ""
+        txaio.set_global_log_level("debug")
+        assert autobahn.websocket.protocol.pformat([("a", 1)]) == "[('a', 1)]"
+    finally:
+        txaio.set_global_log_level(level)
+        autobahn.websocket.protocol.pformat = original

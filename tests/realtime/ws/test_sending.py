@@ -11,7 +11,7 @@ import pytest
 
 from realtime.core.connection import Config, Connection
 from realtime.core.journal import Journal
-from realtime.core.sending import Writer
+from realtime.core.sending import BATCH, Writer
 from realtime.ws.sending import WebSocketSender
 from realtime.ws.wire import text_frame
 
@@ -102,3 +102,35 @@ async def test_a_close_goes_after_the_frames_queued_before_it() -> None:
     assert [m["type"] for m in sent] == ["websocket.send", "websocket.close"]
     assert (sent[-1]["code"], sent[-1]["reason"]) == (4408, "heartbeat timeout")
     assert torn_down == ["down"]
+
+
+async def test_frames_queued_together_go_out_in_one_write_each_counted() -> None:
+    """Seventy queued frames: three writes of at most BATCH frames, in order, seventy counted."""
+    writes: list[bytes] = []
+
+    def send_now(data: bytes) -> bool:
+        writes.append(data)
+        return True
+
+    out, _, _ = sender(send_now=send_now)
+    texts = [f'{{"type":"heartbeat","n":{n}}}' for n in range(70)]
+    out.conn.outbox.extend(texts)
+    out.flush()
+    assert [len(w) for w in writes] == [
+        sum(len(text_frame(t.encode())) for t in part)
+        for part in (texts[:BATCH], texts[BATCH : 2 * BATCH], texts[2 * BATCH :])
+    ]
+    assert b"".join(writes) == b"".join(text_frame(t.encode()) for t in texts)
+    assert (out.messages_out, out.conn.outbox) == (70, [])
+
+
+async def test_a_declined_batch_goes_through_send_whole_and_in_order() -> None:
+    """A server that cannot take ready frames gets every queued frame through ASGI `send`."""
+    out, sent, _ = sender(send_now=lambda data: False)
+    texts = [f'{{"type":"heartbeat","n":{n}}}' for n in range(5)]
+    out.conn.outbox.extend(texts)
+    out.flush()
+    assert out.writer is not None
+    await asyncio.wait_for(out.writer, 1)
+    assert [m["text"] for m in sent] == texts
+    assert out.messages_out == 5
