@@ -11,6 +11,8 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
+MIGRATE = "from django.core.management import call_command\ncall_command('migrate', verbosity=0)\n"
+
 ROWS = """
 import json
 from django.db import transaction
@@ -58,9 +60,10 @@ print(json.dumps({
 
 
 def run(manage: Callable[..., str], script: str) -> dict[str, object]:
-    manage("migrate", "--no-input")
-    said: dict[str, object] = json.loads(manage("shell", "-c", script).splitlines()[-1])
-    return said
+    """`script` on a freshly migrated database, in one Django start; what it printed last."""
+    said = manage("shell", "-c", MIGRATE + script).splitlines()[-1]
+    answer: dict[str, object] = json.loads(said)
+    return answer
 
 
 def test_published_rows_read_back_as_published(manage: Callable[..., str]) -> None:

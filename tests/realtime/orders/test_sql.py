@@ -18,6 +18,8 @@ from realtime.orders.states import Status
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
+MIGRATE = "from django.core.management import call_command\ncall_command('migrate', verbosity=0)\n"
+
 ANSWERS = """
 import json
 from django.contrib.auth import get_user_model
@@ -90,9 +92,10 @@ print(json.dumps({
 
 
 def run(manage: Callable[..., str], script: str) -> dict[str, object]:
-    manage("migrate", "--no-input")
-    said: dict[str, object] = json.loads(manage("shell", "-c", script).splitlines()[-1])
-    return said
+    """`script` on a freshly migrated database, in one Django start; what it printed last."""
+    said = manage("shell", "-c", MIGRATE + script).splitlines()[-1]
+    answer: dict[str, object] = json.loads(said)
+    return answer
 
 
 def test_a_change_answers_and_refuses_as_the_orm_did(manage: Callable[..., str]) -> None:
