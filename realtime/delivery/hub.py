@@ -72,9 +72,7 @@ class Hub:
         self._orders: dict[int, set[Subscriber]] = {}
         self._all: set[Subscriber] = set()
         self._lock = asyncio.Lock()
-        self._tasks: list[asyncio.Task[None]] = []
-        # Events handed over out of seq order, waiting for the lock or a gap fill.
-        self._taking: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._started: asyncio.Future[None] | None = None
         self._channel: str | None = None
         # The channel layer's shard the hub's channel and group live on.
@@ -115,23 +113,23 @@ class Hub:
         await asyncio.shield(self._started)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Run `work` for as long as the hub runs: its stop cancels it."""
+        """Run `work` until it ends or the hub stops, which cancels it."""
         task = asyncio.create_task(work)
-        self._tasks.append(task)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         return task
 
     async def stop(self) -> None:
-        tasks = [*self._tasks, *self._taking]
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks.clear()
         self._receiver = None
         self._started = None
 
     @property
     def running(self) -> bool:
-        return self._started is not None and self._started.done() and bool(self._tasks)
+        return self._started is not None and self._started.done()
 
     def health(self, now: float) -> str:
         """ "ok", or what is wrong with the hub's loops (for /health/ready)."""
@@ -238,9 +236,7 @@ class Hub:
         if event.seq == self.cursor + 1 and not self._lock.locked():
             self._dispatch(event)
         elif event.seq > self.cursor:
-            task = asyncio.create_task(self._guarded(self.accept(event), "dispatch"))
-            self._taking.add(task)
-            task.add_done_callback(self._taking.discard)
+            self.spawn(self._guarded(self.accept(event), "dispatch"))
 
     async def accept(self, event: Event) -> None:
         async with self._lock:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
@@ -51,8 +51,9 @@ def publish(
     check_id("owner", owner)
     if not isinstance(type, str) or not type or len(type) > MAX_TYPE_LENGTH:
         raise ValueError(f"type must be a string of 1 to {MAX_TYPE_LENGTH} characters")
-    payload = check_json("payload", payload)
-    meta = check_meta(meta)
+    payload_text = encoded_json("payload", payload)
+    meta = meta or {}
+    meta_text = encoded_meta(meta)
     if version is not None and (
         not isinstance(version, int) or isinstance(version, bool) or version < 1
     ):
@@ -63,6 +64,7 @@ def publish(
             version = next_version(subject, using)
         if type == ORDER_UPDATE:
             payload = {**payload, "id": subject, "version": version}
+            payload_text = sql.encode(payload)
         row = Event(
             subject=subject,
             owner=owner,
@@ -79,8 +81,8 @@ def publish(
                 owner=owner,
                 version=version,
                 type=type,
-                payload=sql.encode(payload),
-                meta=sql.encode(meta),
+                payload=payload_text,
+                meta=meta_text,
                 created_at=row.created_at,
             )
         else:
@@ -133,24 +135,35 @@ def _texts(value: object) -> Iterator[str]:
 
 def check_json(name: str, value: object) -> dict[str, Any]:
     """A JSON object every database stores: no NaN, no NUL, no lone surrogate."""
+    encoded_json(name, value)
+    return cast(dict[str, Any], value)
+
+
+def encoded_json(name: str, value: object) -> str:
+    """`value` checked as check_json does, as the text the event log stores."""
     if not isinstance(value, dict):
         raise ValueError(f"{name} must be a JSON object (a dict)")
     try:
-        json.dumps(value, allow_nan=False)
+        encoded = sql.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValueError(f"{name} must be plain JSON without NaN or infinite numbers") from exc
     # The strings themselves, not the encoding: json.dumps escapes NUL.
     for text in _texts(value):
         check_text(text)
-    return value
+    return encoded
 
 
 def check_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
-    meta = check_json("meta", meta or {})
-    encoded = json.dumps(meta, separators=(",", ":"), ensure_ascii=False)
+    meta = meta or {}
+    encoded_meta(meta)
+    return meta
+
+
+def encoded_meta(meta: dict[str, Any]) -> str:
+    encoded = encoded_json("meta", meta)
     if len(encoded.encode()) > MAX_META_BYTES:
         raise ValueError(f"meta must encode to at most {MAX_META_BYTES} bytes")
-    return meta
+    return encoded
 
 
 Owner = str | Callable[[Any], int]

@@ -48,7 +48,9 @@ def handles(connection: BaseDatabaseWrapper) -> bool:
 
 
 def encode(value: dict[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """The JSON text of a payload or meta as stored: compact, and refusing
+    NaN and infinities, which JSON has no text for."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def next_version(connection: BaseDatabaseWrapper, subject: int) -> int:

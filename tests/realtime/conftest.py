@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,5 +59,21 @@ def manage(database_url: str, tmp_path: Path) -> Callable[..., str]:
         )
         assert done.returncode == 0, done.stderr[-3000:]
         return done.stdout
+
+    return run
+
+
+MIGRATE = "from django.core.management import call_command\ncall_command('migrate', verbosity=0)\n"
+
+
+@pytest.fixture
+def django_script(manage: Callable[..., str]) -> Callable[[str], dict[str, object]]:
+    """A script run on that database, freshly migrated, in one Django start:
+    the JSON object it printed last."""
+
+    def run(script: str) -> dict[str, object]:
+        last = manage("shell", "-c", MIGRATE + script).splitlines()[-1]
+        said: dict[str, object] = json.loads(last)
+        return said
 
     return run

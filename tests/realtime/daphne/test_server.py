@@ -189,7 +189,7 @@ async def test_the_drain_stops_accepting_then_closes_with_1012_then_stops_the_hu
             if len(reactor.calls) > 1:
                 break
             await asyncio.sleep(0.01)
-        assert hub._tasks == []
+        assert hub._tasks == set()
         reactor.calls[-1][1]()
         assert not reactor.running
     finally:

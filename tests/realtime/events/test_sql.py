@@ -4,14 +4,13 @@ and versions distinct under concurrent publishers (realtime/events/sql.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-MIGRATE = "from django.core.management import call_command\ncall_command('migrate', verbosity=0)\n"
+Script = Callable[[str], dict[str, object]]
 
 ROWS = """
 import json
@@ -59,16 +58,9 @@ print(json.dumps({
 """
 
 
-def run(manage: Callable[..., str], script: str) -> dict[str, object]:
-    """`script` on a freshly migrated database, in one Django start; what it printed last."""
-    said = manage("shell", "-c", MIGRATE + script).splitlines()[-1]
-    answer: dict[str, object] = json.loads(said)
-    return answer
-
-
-def test_published_rows_read_back_as_published(manage: Callable[..., str]) -> None:
+def test_published_rows_read_back_as_published(django_script: Script) -> None:
     """Payloads, meta, types, versions and seqs survive the hand-written insert."""
-    said = run(manage, ROWS)
+    said = django_script(ROWS)
     assert said["seqs"] is True
     assert said["stamped"] is True
     assert said["rows"] == [
@@ -79,8 +71,8 @@ def test_published_rows_read_back_as_published(manage: Callable[..., str]) -> No
     ]
 
 
-def test_concurrent_publishers_get_distinct_seqs_and_versions(manage: Callable[..., str]) -> None:
+def test_concurrent_publishers_get_distinct_seqs_and_versions(django_script: Script) -> None:
     """Forty publishes of one subject from four threads: forty seqs, versions 1 to 40."""
-    said = run(manage, CONCURRENT)
+    said = django_script(CONCURRENT)
     assert said["seqs"] is True
     assert said["versions"] == list(range(1, 41))

@@ -4,7 +4,6 @@ racing from the same status (realtime/orders/sql.py)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 import pytest
@@ -18,7 +17,7 @@ from realtime.orders.states import Status
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
-MIGRATE = "from django.core.management import call_command\ncall_command('migrate', verbosity=0)\n"
+Script = Callable[[str], dict[str, object]]
 
 ANSWERS = """
 import json
@@ -91,16 +90,9 @@ print(json.dumps({
 """
 
 
-def run(manage: Callable[..., str], script: str) -> dict[str, object]:
-    """`script` on a freshly migrated database, in one Django start; what it printed last."""
-    said = manage("shell", "-c", MIGRATE + script).splitlines()[-1]
-    answer: dict[str, object] = json.loads(said)
-    return answer
-
-
-def test_a_change_answers_and_refuses_as_the_orm_did(manage: Callable[..., str]) -> None:
+def test_a_change_answers_and_refuses_as_the_orm_did(django_script: Script) -> None:
     """The answer is the stored order and its event's payload; refusals are 409 or 404."""
-    said = run(manage, ANSWERS)
+    said = django_script(ANSWERS)
     assert said["answer"] == said["stored"]
     answer = said["answer"]
     assert isinstance(answer, dict)
@@ -112,9 +104,9 @@ def test_a_change_answers_and_refuses_as_the_orm_did(manage: Callable[..., str])
     assert said["owner_cancels"] == 3
 
 
-def test_one_of_the_writers_racing_from_the_same_status_wins(manage: Callable[..., str]) -> None:
+def test_one_of_the_writers_racing_from_the_same_status_wins(django_script: Script) -> None:
     """Four writers confirm one pending order at once: one succeeds, three are refused."""
-    said = run(manage, RACE)
+    said = django_script(RACE)
     assert said["said"] == ["2", "confirmed", "confirmed", "confirmed"]
     assert said["version"] == 2
     assert said["events"] == [1, 2]
