@@ -87,10 +87,15 @@ def publish(
             )
         else:
             row.save(using=using, force_insert=True)
-        transaction.on_commit(
-            lambda: event_committed.send(sender=Event, row=row), using=using, robust=True
-        )
+        send_after_commit(row, using)
     return int(row.seq)
+
+
+def send_after_commit(row: Event, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Send a written event once its transaction commits (at once outside one)."""
+    transaction.on_commit(
+        lambda: event_committed.send(sender=Event, row=row), using=using, robust=True
+    )
 
 
 def next_version(subject: int, using: str) -> int:

@@ -22,19 +22,21 @@ from realtime.events.models import Event, SubjectVersion
 EVENT_SEQ_LOCK = 0x6F726465
 VENDORS = frozenset({"postgresql", "sqlite"})
 
-_EVENT = Event._meta.db_table
 _VERSION = SubjectVersion._meta.db_table
-_LOCKED = f"(SELECT pg_advisory_xact_lock({EVENT_SEQ_LOCK})) AS seq_lock"
+# The lock and the insert, also for the statement that changes an order and
+# writes its event at once (realtime/orders/sql.py).
+SEQ_LOCK = f"pg_advisory_xact_lock({EVENT_SEQ_LOCK})"
+_LOCKED = f"(SELECT {SEQ_LOCK}) AS seq_lock"
+INSERT_INTO = (
+    f"INSERT INTO {Event._meta.db_table} (subject, owner, version, type, payload, meta, created_at)"
+)
 
 INSERT_EVENT = {
     "postgresql": (
-        f"INSERT INTO {_EVENT} (subject, owner, version, type, payload, meta, created_at) "
-        f"SELECT %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s FROM {_LOCKED} RETURNING seq"
+        f"{INSERT_INTO} SELECT %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s "
+        f"FROM {_LOCKED} RETURNING seq"
     ),
-    "sqlite": (
-        f"INSERT INTO {_EVENT} (subject, owner, version, type, payload, meta, created_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING seq"
-    ),
+    "sqlite": f"{INSERT_INTO} VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING seq",
 }
 _COUNT = f"ON CONFLICT (subject) DO UPDATE SET version = {_VERSION}.version + 1 RETURNING version"
 NEXT_VERSION = {

@@ -4,14 +4,22 @@ event in the same transaction (`realtime.publish`, docs/guarantees.md)."""
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.contrib.auth.models import User
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from realtime.events.publishing import check_meta, check_text, publish
+from realtime.events.models import ORDER_UPDATE, Event
+from realtime.events.publishing import (
+    check_meta,
+    check_text,
+    encoded_meta,
+    publish,
+    send_after_commit,
+)
 from realtime.orders import sql
 from realtime.orders.models import Order
 from realtime.orders.states import Status, allowed_next, can_transition
@@ -20,6 +28,8 @@ __all__ = ["TransitionError", "change_status", "check_text", "create_order"]
 
 # A refused change reads the status again; this many races in a row are a refusal.
 CHANGE_ATTEMPTS = 3
+
+Outcome = TypeVar("Outcome")
 
 
 class TransitionError(Exception):
@@ -57,12 +67,20 @@ def change_status(
 ) -> dict[str, Any]:
     """The order as it stands after the change (its event's payload).
     Order.DoesNotExist if there is no such order (owned by `owner_id`, if given)."""
-    meta = check_meta(meta)
+    meta = meta or {}
+    meta_text = encoded_meta(meta)
     connection = connections[DEFAULT_DB_ALIAS]
+    if sql.records_with_change(connection):
+        return _change_and_record(connection, order_id, status, meta, meta_text, owner_id)
     if not sql.handles(connection):
         return _change_with_orm(order_id, status, meta, owner_id)
     with transaction.atomic():
-        changed, now = _change_in_sql(connection, order_id, status, owner_id)
+        changed, now = _attempts(
+            order_id,
+            status,
+            owner_id,
+            lambda sources, now: sql.change(connection, order_id, status, sources, owner_id, now),
+        )
         order = {
             "id": order_id,
             "owner": changed.owner,
@@ -76,16 +94,51 @@ def change_status(
     return order
 
 
-def _change_in_sql(
-    connection: BaseDatabaseWrapper, order_id: int, status: Status, owner_id: int | None
-) -> tuple[sql.Changed, datetime.datetime]:
+def _change_and_record(
+    connection: BaseDatabaseWrapper,
+    order_id: int,
+    status: Status,
+    meta: dict[str, Any],
+    meta_text: str,
+    owner_id: int | None,
+) -> dict[str, Any]:
+    recorded, now = _attempts(
+        order_id,
+        status,
+        owner_id,
+        lambda sources, now: sql.change_and_record(
+            connection, order_id, status, sources, owner_id, now, meta_text
+        ),
+    )
+    row = Event(
+        seq=recorded.seq,
+        subject=order_id,
+        owner=recorded.owner_id,
+        version=recorded.version,
+        type=ORDER_UPDATE,
+        payload=recorded.payload,
+        meta=meta,
+        created_at=now,
+    )
+    send_after_commit(row)
+    return recorded.payload
+
+
+def _attempts(
+    order_id: int,
+    status: Status,
+    owner_id: int | None,
+    attempt: Callable[[list[Status], datetime.datetime], Outcome | None],
+) -> tuple[Outcome, datetime.datetime]:
+    """`attempt`'s result for the first try that changed the order, and its time."""
+    connection = connections[DEFAULT_DB_ALIAS]
     sources = [source for source in Status if can_transition(source, status)]
     current: Status | None = None
     # A refusal reads the status the change was refused for: if another
     # writer moved the order in between, the change is tried again.
     for _ in range(CHANGE_ATTEMPTS):
         now = timezone.now()
-        changed = sql.change(connection, order_id, status, sources, owner_id, now)
+        changed = attempt(sources, now)
         if changed is not None:
             return changed, now
         current = sql.current_status(connection, order_id, owner_id)

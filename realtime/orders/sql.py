@@ -7,7 +7,14 @@ update and most of a PATCH's CPU on building them (docs/architecture.md,
 The status test is in the UPDATE's WHERE, so it is decided on the row as it
 stands when the row lock is granted: two writers racing from the same status
 cannot both succeed. A plain UPDATE locks the order row only, and without
-blocking foreign-key checks, as the ORM's FOR NO KEY UPDATE OF did."""
+blocking foreign-key checks, as the ORM's FOR NO KEY UPDATE OF did.
+
+On PostgreSQL the event is written by the same statement (`change_and_record`):
+one round trip and no transaction block instead of BEGIN, UPDATE, INSERT and
+COMMIT. The statement builds the event's payload itself, so what is stored,
+sent and answered is that one JSON text; the sequence lock is taken in the
+UPDATE's RETURNING, after the order row's lock, in the order two-statement
+writers take them."""
 
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ from django.contrib.auth import get_user_model
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field
 
+from realtime.events import sql as events_sql
+from realtime.events.models import ORDER_UPDATE
 from realtime.orders.models import Order
 from realtime.orders.states import Status
 
@@ -33,23 +42,83 @@ class Changed(NamedTuple):
     created_at: datetime.datetime
 
 
+class Recorded(NamedTuple):
+    seq: int
+    owner_id: int
+    version: int
+    payload: dict[str, Any]
+
+
+# `datetime.isoformat()` of an aware UTC time, as Order.as_dict answers:
+# microseconds only when there are any, always six digits.
+_ISOFORMAT = (
+    "to_char(created_at AT TIME ZONE 'UTC', CASE WHEN created_at = date_trunc('second', "
+    """created_at) THEN 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"' """
+    """ELSE 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"' END)"""
+)
+
+
 def handles(connection: BaseDatabaseWrapper) -> bool:
     return connection.vendor in VENDORS
 
 
-def _update(sources: int, owned: bool) -> str:
+def records_with_change(connection: BaseDatabaseWrapper) -> bool:
+    """Whether `change_and_record` is there for this database."""
+    return connection.vendor == "postgresql"
+
+
+def _owner_name() -> str:
     users = get_user_model()
     field = users._meta.get_field(users.USERNAME_FIELD)
     assert isinstance(field, Field)
-    username = field.column
+    return (
+        f"(SELECT {field.column} FROM {users._meta.db_table} "
+        f"WHERE {users._meta.pk.column} = owner_id)"
+    )
+
+
+def _update_where(sources: int, owned: bool) -> str:
     whose = " AND owner_id = %s" if owned else ""
     sources_in = ", ".join(["%s"] * sources)
     return (
         f"UPDATE {Order._meta.db_table} SET status = %s, version = version + 1, updated_at = %s "
-        f"WHERE id = %s AND status IN ({sources_in}){whose} "
-        f"RETURNING owner_id, (SELECT {username} FROM {users._meta.db_table} "
-        f"WHERE {users._meta.pk.column} = owner_id), version, items, created_at"
+        f"WHERE id = %s AND status IN ({sources_in}){whose}"
     )
+
+
+def _update(sources: int, owned: bool) -> str:
+    return (
+        f"{_update_where(sources, owned)} "
+        f"RETURNING owner_id, {_owner_name()}, version, items, created_at"
+    )
+
+
+def _change_and_record(sources: int, owned: bool) -> str:
+    payload = (
+        f"jsonb_build_object('id', id, 'owner', {_owner_name()}, 'status', status, "
+        f"'version', version, 'items', items, 'created_at', {_ISOFORMAT}, 'updated_at', %s::text)"
+    )
+    return (
+        f"WITH changed AS ({_update_where(sources, owned)} "
+        f"RETURNING id, owner_id, version, {payload} AS payload, {events_sql.SEQ_LOCK} AS locked) "
+        f"{events_sql.INSERT_INTO} SELECT id, owner_id, version, %s, payload, %s::jsonb, %s "
+        "FROM changed RETURNING seq, owner, version, payload::text"
+    )
+
+
+def _where_params(
+    connection: BaseDatabaseWrapper,
+    order_id: int,
+    status: Status,
+    sources: list[Status],
+    owner_id: int | None,
+    now: datetime.datetime,
+) -> list[Any]:
+    params: list[Any] = [status.value, connection.ops.adapt_datetimefield_value(now), order_id]
+    params += [source.value for source in sources]
+    if owner_id is not None:
+        params.append(owner_id)
+    return params
 
 
 def change(
@@ -64,10 +133,7 @@ def change(
     `owner_id`, if given); None when no such order is there to change."""
     if not sources:
         return None
-    params: list[Any] = [status.value, connection.ops.adapt_datetimefield_value(now), order_id]
-    params += [source.value for source in sources]
-    if owner_id is not None:
-        params.append(owner_id)
+    params = _where_params(connection, order_id, status, sources, owner_id, now)
     with connection.cursor() as cursor:
         cursor.execute(_update(len(sources), owner_id is not None), params)
         row = cursor.fetchone()
@@ -81,6 +147,31 @@ def change(
         json.loads(items) if isinstance(items, str | bytes) else items,
         as_datetime(created_at),
     )
+
+
+def change_and_record(
+    connection: BaseDatabaseWrapper,
+    order_id: int,
+    status: Status,
+    sources: list[Status],
+    owner_id: int | None,
+    now: datetime.datetime,
+    meta: str,
+) -> Recorded | None:
+    """PostgreSQL: `change`, and the change's `order.update` event (`meta` is
+    its JSON text) written by the same statement; None when nothing changed."""
+    if not sources:
+        return None
+    params = _where_params(connection, order_id, status, sources, owner_id, now)
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    params += [now.isoformat(), ORDER_UPDATE, meta, stamp]
+    with connection.cursor() as cursor:
+        cursor.execute(_change_and_record(len(sources), owner_id is not None), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    seq, owner, version, payload = row
+    return Recorded(int(seq), int(owner), int(version), json.loads(payload))
 
 
 def current_status(

@@ -19,7 +19,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
 Script = Callable[[str], dict[str, object]]
 
-ANSWERS = """
+# Creation times whose text PostgreSQL's statement builds as Python does.
+STAMPS = [
+    "2026-01-02T03:04:05+00:00",
+    "2026-01-02T03:04:05.120000+00:00",
+    "2026-01-02T03:04:05.000001+00:00",
+]
+
+ANSWERS = (
+    f"STAMPS = {STAMPS!r}\n"
+    + """
 import json
 from django.contrib.auth import get_user_model
 from realtime.events.models import Event
@@ -48,6 +57,12 @@ for order_id, status, owner in (
         refusals.append("404")
 events = Event.objects.count()
 cancelled = service.change_status(order.pk, Status.CANCELLED, owner_id=alice.pk)
+created = []
+for stamp in STAMPS:
+    other = service.create_order(alice, [])
+    Order.objects.filter(pk=other.pk).update(created_at=stamp)
+    said = service.change_status(other.pk, Status.CONFIRMED)["created_at"]
+    created.append([said, Order.objects.get(pk=other.pk).as_dict()["created_at"]])
 print(json.dumps({
     "answer": answer,
     "stored": stored,
@@ -55,8 +70,10 @@ print(json.dumps({
     "refusals": refusals,
     "events": events,
     "owner_cancels": cancelled["version"],
+    "created": created,
 }))
 """
+)
 
 RACE = """
 import json, threading
@@ -102,6 +119,7 @@ def test_a_change_answers_and_refuses_as_the_orm_did(django_script: Script) -> N
     assert said["refusals"] == ["409 confirmed", "409 confirmed", "404", "404"]
     assert said["events"] == 2
     assert said["owner_cancels"] == 3
+    assert said["created"] == [[stamp, stamp] for stamp in STAMPS]
 
 
 def test_one_of_the_writers_racing_from_the_same_status_wins(django_script: Script) -> None:
