@@ -82,9 +82,9 @@ MIDDLEWARE = [
     "realtime.errors.json_errors",
     "realtime.errors.DatabaseUnavailable",
     "realtime.slashes.trailing_slash_optional",
-    "django.middleware.security.SecurityMiddleware",
+    "realtime.middleware.security",
     "realtime.static.static_files",
-    "django.middleware.common.CommonMiddleware",
+    "realtime.middleware.common",
 ]
 
 ROOT_URLCONF = "realtime.urls"
@@ -134,6 +134,10 @@ SILENCED_SYSTEM_CHECKS = [
     # The API answers a lockout itself, as JSON with Retry-After; axes'
     # middleware would replace that answer with its own.
     "axes.W002",
+    # Django looks for its SecurityMiddleware by name; realtime.middleware.security
+    # is that middleware, with its hooks run on the event loop. Django's HSTS
+    # and SSL-redirect deploy checks stay quiet with it too (docs/operations.md).
+    "security.W001",
     *(
         # Without Redis there is one process (--workers needs Redis), and
         # its in-memory cache is where its counters belong.
