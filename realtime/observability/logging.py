@@ -10,6 +10,7 @@ import logging.config
 import logging.handlers
 import os
 import re
+import stat
 import sys
 import threading
 import time
@@ -40,6 +41,10 @@ class RedactingFilter(logging.Filter):
     """Rewrites the record so that no handler ever sees a secret."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # Every handler has this filter; what one redacted holds no secret for the next.
+        if getattr(record, "realtime_redacted", False):
+            return True
+        record.realtime_redacted = True
         message = record.getMessage()
         clean = redact(message)
         if clean != message:
@@ -91,8 +96,32 @@ def _timestamp(record: logging.LogRecord) -> str:
     return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
 
 
-class TextFormatter(logging.Formatter):
+class OnceFormatter(logging.Formatter):
+    """Formats a record once for the file's size check, the file and the
+    console, unless a filter changed what the line says in between."""
+
     def format(self, record: logging.LogRecord) -> str:
+        said = (
+            type(self),
+            record.msg,
+            record.args,
+            record.levelname,
+            getattr(record, "fields", None),
+            record.exc_text,
+        )
+        done: tuple[tuple[object, ...], str] | None = getattr(record, "realtime_formatted", None)
+        if done is not None and all(a is b for a, b in zip(done[0], said, strict=True)):
+            return done[1]
+        line = self.format_once(record)
+        record.realtime_formatted = (said, line)
+        return line
+
+    def format_once(self, record: logging.LogRecord) -> str:
+        raise NotImplementedError
+
+
+class TextFormatter(OnceFormatter):
+    def format_once(self, record: logging.LogRecord) -> str:
         line = f"{_timestamp(record)} {record.levelname} {record.name} {record.getMessage()}"
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
@@ -109,8 +138,8 @@ def _text_value(value: object) -> str:
     return json.dumps(text) if (not text or any(c.isspace() for c in text)) else text
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
+class JsonFormatter(OnceFormatter):
+    def format_once(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "ts": _timestamp(record),
             "level": record.levelname,
@@ -175,6 +204,7 @@ class ReportingFileHandler(logging.handlers.RotatingFileHandler):
         super().__init__(*args, **kwargs)
         self.lost = 0
         self.reported_at = -self.report_every
+        self.regular = True
         self.opened = self._identity()
 
     def _identity(self) -> tuple[int, int] | None:
@@ -182,6 +212,7 @@ class ReportingFileHandler(logging.handlers.RotatingFileHandler):
             found = os.stat(self.baseFilename)
         except OSError:
             return None
+        self.regular = stat.S_ISREG(found.st_mode)
         return found.st_dev, found.st_ino
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -194,6 +225,18 @@ class ReportingFileHandler(logging.handlers.RotatingFileHandler):
                 return
             self.opened = self._identity()
         super().emit(record)
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        # The library's own check stats the path twice more per line (only a
+        # regular file rolls over); emit has just stat'ed it.
+        if not self.regular or self.maxBytes <= 0:
+            return False
+        if self.stream is None:
+            self.stream = self._open()
+        line = self.format(record)
+        # Another worker may have written since: measure the file's end.
+        self.stream.seek(0, os.SEEK_END)
+        return self.stream.tell() + len(line) + 1 >= self.maxBytes
 
     def doRollover(self) -> None:
         super().doRollover()

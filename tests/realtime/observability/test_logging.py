@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
@@ -161,3 +162,62 @@ def test_a_file_rotated_by_another_worker_is_reopened(tmp_path: Path) -> None:
     finally:
         first.close()
         second.close()
+
+
+class CountingFormatter(TextFormatter):
+    lines = 0
+
+    def format_once(self, record: logging.LogRecord) -> str:
+        CountingFormatter.lines += 1
+        return super().format_once(record)
+
+
+def test_a_line_is_formatted_once_for_the_size_check_the_file_and_the_console(
+    tmp_path: Path,
+) -> None:
+    """One format for every handler, each writing the same line."""
+    path = tmp_path / "websocket.log"
+    file = ReportingFileHandler(str(path), maxBytes=10_000, backupCount=1, encoding="utf-8")
+    stream = io.StringIO()
+    console = logging.StreamHandler(stream)
+    CountingFormatter.lines = 0
+    for handler in (file, console):
+        handler.setFormatter(CountingFormatter())
+        handler.addFilter(RedactingFilter())
+    try:
+        line = record(f"connect token={JWT}", fields={"conn": "c1"})
+        file.handle(line)
+        console.handle(line)
+    finally:
+        file.close()
+    assert CountingFormatter.lines == 1
+    assert path.read_text() == stream.getvalue()
+    assert "conn=c1" in stream.getvalue()
+    assert JWT not in stream.getvalue()
+
+
+def test_a_line_a_filter_changed_after_it_was_formatted_is_formatted_again() -> None:
+    """A repeat count added for the second handler shows in that handler's line."""
+    formatter = TextFormatter()
+    line = record("slow reader", logging.WARNING)
+    first = formatter.format(line)
+    line.msg, line.args = "slow reader (suppressed 3 repeats)", ()
+    assert first.endswith("slow reader")
+    assert formatter.format(line).endswith("(suppressed 3 repeats)")
+
+
+def test_the_file_rolls_over_before_a_line_would_pass_its_size(tmp_path: Path) -> None:
+    """No file grows past maxBytes; the older lines move to websocket.log.1."""
+    path = tmp_path / "websocket.log"
+    handler = ReportingFileHandler(str(path), maxBytes=300, backupCount=1, encoding="utf-8")
+    handler.setFormatter(TextFormatter())
+    try:
+        for n in range(12):
+            handler.emit(record(f"line {n} " + "x" * 40))
+    finally:
+        handler.close()
+    rolled = tmp_path / "websocket.log.1"
+    assert rolled.exists()
+    assert path.stat().st_size <= 300
+    assert rolled.stat().st_size <= 300
+    assert "line 11 " in path.read_text()
