@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
 
 
 @dataclass(frozen=True)
@@ -87,20 +88,41 @@ def parse(name: str, raw: str, default: Any) -> Any:
         raise BadSetting(f"{name} must be {KINDS.get(kind, kind.__name__)}, got {raw!r}") from None
 
 
+# What the Django settings say of each setting, or NOT_SET. Asking Django
+# for a name it does not have raises and catches an AttributeError: that
+# was most of a setting's cost, read several times per connection.
+_FROM_DJANGO: dict[str, Any] = {}
+NOT_SET = object()
+_UNREAD = object()
+
+
 class Settings:
     def __getattr__(self, name: str) -> Any:
         setting = DEFAULTS.get(name)
         if setting is None:
             raise AttributeError(f"realtime has no setting {name}")
-        overrides = getattr(django_settings, "REALTIME", None) or {}
-        if name in overrides:
-            return overrides[name]
-        if hasattr(django_settings, name):
-            return getattr(django_settings, name)
+        found = _FROM_DJANGO.get(name, _UNREAD)
+        if found is _UNREAD:
+            found = _FROM_DJANGO[name] = _from_django(name)
+        if found is not NOT_SET:
+            return found
         raw = os.environ.get(setting.env or name, "")
         return setting.default if raw == "" else parse(name, raw, setting.default)
 
 
+def _from_django(name: str) -> Any:
+    overrides = getattr(django_settings, "REALTIME", None) or {}
+    if name in overrides:
+        return overrides[name]
+    return getattr(django_settings, name, NOT_SET)
+
+
+def _forget(**kwargs: Any) -> None:
+    """Django's settings changed (override_settings in tests): read them again."""
+    _FROM_DJANGO.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="realtime.conf.forget")
 settings = Settings()
 
 

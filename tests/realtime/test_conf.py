@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import override_settings
 
 from realtime import conf
 from realtime.conf import BadSetting
@@ -30,3 +31,17 @@ def test_a_malformed_value_is_named_in_one_sentence(
     monkeypatch.setenv(name, raw)
     with pytest.raises(BadSetting, match=f"^{said}$"):
         conf.check()
+
+
+def test_django_settings_come_before_the_environment_and_are_read_again_when_changed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """REALTIME, then a Django setting, then the environment; a change in Django is seen."""
+    monkeypatch.setenv("WEBSOCKET_MAX_LAG", "7")
+    assert conf.settings.WEBSOCKET_MAX_LAG == 7
+    with override_settings(WEBSOCKET_MAX_LAG=8):
+        assert conf.settings.WEBSOCKET_MAX_LAG == 8
+        with override_settings(REALTIME={"WEBSOCKET_MAX_LAG": 9}):
+            assert conf.settings.WEBSOCKET_MAX_LAG == 9
+        assert conf.settings.WEBSOCKET_MAX_LAG == 8
+    assert conf.settings.WEBSOCKET_MAX_LAG == 7
