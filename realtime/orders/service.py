@@ -1,5 +1,6 @@
-"""Writing the demo's orders: every change bumps the version and publishes its
-event in the same transaction (`realtime.publish`, docs/guarantees.md)."""
+"""Writing the demo's orders: every change bumps the version and writes its
+event in the same transaction (`realtime.publish`, or on PostgreSQL one
+statement that does both: docs/architecture.md, "The write path")."""
 
 from __future__ import annotations
 
@@ -76,6 +77,7 @@ def change_status(
         return _change_with_orm(order_id, status, meta, owner_id)
     with transaction.atomic():
         changed, now = _attempts(
+            connection,
             order_id,
             status,
             owner_id,
@@ -103,6 +105,7 @@ def _change_and_record(
     owner_id: int | None,
 ) -> dict[str, Any]:
     recorded, now = _attempts(
+        connection,
         order_id,
         status,
         owner_id,
@@ -125,13 +128,13 @@ def _change_and_record(
 
 
 def _attempts(
+    connection: BaseDatabaseWrapper,
     order_id: int,
     status: Status,
     owner_id: int | None,
     attempt: Callable[[list[Status], datetime.datetime], Outcome | None],
 ) -> tuple[Outcome, datetime.datetime]:
     """`attempt`'s result for the first try that changed the order, and its time."""
-    connection = connections[DEFAULT_DB_ALIAS]
     sources = [source for source in Status if can_transition(source, status)]
     current: Status | None = None
     # A refusal reads the status the change was refused for: if another
