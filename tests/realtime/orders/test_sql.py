@@ -106,6 +106,60 @@ print(json.dumps({
 }))
 """
 
+# A host project's transaction that changes an order, then publishes: the
+# order row's lock first, the sequence lock second.
+ROW_THEN_LOCK = """
+import json, threading, time
+from django.contrib.auth import get_user_model
+from django.db import connections, transaction
+from realtime import publish
+from realtime.events.models import Event
+from realtime.orders import service
+from realtime.orders.models import Order
+from realtime.orders.states import Status
+order = service.create_order(get_user_model().objects.create_user("alice"), [])
+holding = threading.Event()
+said = []
+def host_project():
+    try:
+        with transaction.atomic():
+            Order.objects.filter(pk=order.pk).update(status=Status.CONFIRMED, version=2)
+            holding.set()
+            time.sleep(0.5)
+            publish(order.pk, owner=order.owner_id, payload={"status": "confirmed"}, version=2)
+        said.append("host committed")
+    except Exception as exc:
+        said.append(repr(exc))
+    finally:
+        connections.close_all()
+def change():
+    holding.wait(timeout=30)
+    try:
+        said.append(service.change_status(order.pk, Status.CANCELLED)["status"])
+    except Exception as exc:
+        said.append(repr(exc))
+    finally:
+        connections.close_all()
+threads = [threading.Thread(target=host_project), threading.Thread(target=change)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join(timeout=60)
+print(json.dumps({
+    "said": said,
+    "versions": list(Event.objects.order_by("seq").values_list("version", flat=True)),
+}))
+"""
+
+
+def test_a_change_queued_behind_a_host_transaction_that_then_publishes_commits(
+    django_script: Script,
+) -> None:
+    """The change waits for the order's row, not holding the sequence lock: no deadlock."""
+    said = django_script(ROW_THEN_LOCK)
+    assert said["said"] == ["host committed", "cancelled"]
+    assert said["versions"] == [1, 2, 3]
+
 
 def test_a_change_answers_and_refuses_as_the_orm_did(django_script: Script) -> None:
     """The answer is the stored order and its event's payload; refusals are 409 or 404."""
