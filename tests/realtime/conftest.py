@@ -63,16 +63,37 @@ def manage(database_url: str, tmp_path: Path) -> Callable[..., str]:
     return run
 
 
-MIGRATE = "from django.core.management import call_command\ncall_command('migrate', verbosity=0)\n"
+# Before every script: the fresh database migrated, and `together(*work)`,
+# each callable on a thread of its own, all started at once, each closing
+# its database connection when done, waited for at most a minute.
+PREAMBLE = """
+import threading
+from django.core.management import call_command
+from django.db import connections
+call_command("migrate", verbosity=0)
+def together(*work):
+    start = threading.Barrier(len(work))
+    def run(one):
+        start.wait(timeout=30)
+        try:
+            one()
+        finally:
+            connections.close_all()
+    threads = [threading.Thread(target=run, args=(one,)) for one in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+"""
 
 
 @pytest.fixture
 def django_script(manage: Callable[..., str]) -> Callable[[str], dict[str, object]]:
-    """A script run on that database, freshly migrated, in one Django start:
+    """A script run on that database, after PREAMBLE, in one Django start:
     the JSON object it printed last."""
 
     def run(script: str) -> dict[str, object]:
-        last = manage("shell", "-c", MIGRATE + script).splitlines()[-1]
+        last = manage("shell", "-c", PREAMBLE + script).splitlines()[-1]
         said: dict[str, object] = json.loads(last)
         return said
 

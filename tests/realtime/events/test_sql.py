@@ -33,23 +33,13 @@ print(json.dumps({
 """
 
 CONCURRENT = """
-import json, threading
-from django.db import connections
+import json
 from realtime import publish
-start = threading.Barrier(4)
 seqs = []
 def publisher():
-    start.wait(timeout=30)
-    try:
-        for _ in range(10):
-            seqs.append(publish(1, owner=1, payload={}))
-    finally:
-        connections.close_all()
-threads = [threading.Thread(target=publisher) for _ in range(4)]
-for thread in threads:
-    thread.start()
-for thread in threads:
-    thread.join(timeout=60)
+    for _ in range(10):
+        seqs.append(publish(1, owner=1, payload={}))
+together(*[publisher] * 4)
 from realtime.events.models import Event
 print(json.dumps({
     "seqs": sorted(seqs) == sorted(Event.objects.values_list("seq", flat=True)),
