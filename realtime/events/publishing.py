@@ -75,16 +75,7 @@ def publish(
             created_at=timezone.now(),
         )
         if sql.handles(connection):
-            row.seq = sql.insert_event(
-                connection,
-                subject=subject,
-                owner=owner,
-                version=version,
-                type=type,
-                payload=payload_text,
-                meta=meta_text,
-                created_at=row.created_at,
-            )
+            row.seq = sql.insert_event(connection, row, payload_text, meta_text)
         else:
             row.save(using=using, force_insert=True)
         send_after_commit(row, using)

@@ -10,7 +10,6 @@ database's write lock already serialises writers."""
 
 from __future__ import annotations
 
-import datetime
 import json
 from typing import Any
 
@@ -62,22 +61,11 @@ def next_version(connection: BaseDatabaseWrapper, subject: int) -> int:
         return int(cursor.fetchone()[0])
 
 
-def insert_event(
-    connection: BaseDatabaseWrapper,
-    *,
-    subject: int,
-    owner: int,
-    version: int,
-    type: str,
-    payload: str,
-    meta: str,
-    created_at: datetime.datetime,
-) -> int:
-    """One statement: the row, under the sequence lock; returns its seq.
-    `payload` and `meta` are JSON text."""
-    stamp = connection.ops.adapt_datetimefield_value(created_at)
+def insert_event(connection: BaseDatabaseWrapper, row: Event, payload: str, meta: str) -> int:
+    """One statement: `row`, under the sequence lock; returns its seq.
+    `payload` and `meta` are the row's payload and meta as JSON text."""
+    stamp = connection.ops.adapt_datetimefield_value(row.created_at)
+    params: list[Any] = [row.subject, row.owner, row.version, row.type, payload, meta, stamp]
     with connection.cursor() as cursor:
-        cursor.execute(
-            INSERT_EVENT[connection.vendor], [subject, owner, version, type, payload, meta, stamp]
-        )
+        cursor.execute(INSERT_EVENT[connection.vendor], params)
         return int(cursor.fetchone()[0])

@@ -71,17 +71,14 @@ def change_status(
     meta = meta or {}
     meta_text = encoded_meta(meta)
     connection = connections[DEFAULT_DB_ALIAS]
-    if sql.records_with_change(connection):
-        return _change_and_record(connection, order_id, status, meta, meta_text, owner_id)
     if not sql.handles(connection):
         return _change_with_orm(order_id, status, meta, owner_id)
+    wanted = _wanted(order_id, status, owner_id)
+    if sql.records_with_change(connection):
+        return _change_and_record(connection, wanted, meta, meta_text)
     with transaction.atomic():
         changed, now = _attempts(
-            connection,
-            order_id,
-            status,
-            owner_id,
-            lambda sources, now: sql.change(connection, order_id, status, sources, owner_id, now),
+            connection, wanted, lambda now: sql.change(connection, wanted, now)
         )
         order = {
             "id": order_id,
@@ -96,26 +93,20 @@ def change_status(
     return order
 
 
+def _wanted(order_id: int, status: Status, owner_id: int | None) -> sql.Wanted:
+    sources = [source for source in Status if can_transition(source, status)]
+    return sql.Wanted(order_id, status, sources, owner_id)
+
+
 def _change_and_record(
-    connection: BaseDatabaseWrapper,
-    order_id: int,
-    status: Status,
-    meta: dict[str, Any],
-    meta_text: str,
-    owner_id: int | None,
+    connection: BaseDatabaseWrapper, wanted: sql.Wanted, meta: dict[str, Any], meta_text: str
 ) -> dict[str, Any]:
     recorded, now = _attempts(
-        connection,
-        order_id,
-        status,
-        owner_id,
-        lambda sources, now: sql.change_and_record(
-            connection, order_id, status, sources, owner_id, now, meta_text
-        ),
+        connection, wanted, lambda now: sql.change_and_record(connection, wanted, now, meta_text)
     )
     row = Event(
         seq=recorded.seq,
-        subject=order_id,
+        subject=wanted.order_id,
         owner=recorded.owner_id,
         version=recorded.version,
         type=ORDER_UPDATE,
@@ -129,28 +120,25 @@ def _change_and_record(
 
 def _attempts(
     connection: BaseDatabaseWrapper,
-    order_id: int,
-    status: Status,
-    owner_id: int | None,
-    attempt: Callable[[list[Status], datetime.datetime], Outcome | None],
+    wanted: sql.Wanted,
+    attempt: Callable[[datetime.datetime], Outcome | None],
 ) -> tuple[Outcome, datetime.datetime]:
     """`attempt`'s result for the first try that changed the order, and its time."""
-    sources = [source for source in Status if can_transition(source, status)]
     current: Status | None = None
     # A refusal reads the status the change was refused for: if another
     # writer moved the order in between, the change is tried again.
     for _ in range(CHANGE_ATTEMPTS):
         now = timezone.now()
-        changed = attempt(sources, now)
+        changed = attempt(now) if wanted.sources else None
         if changed is not None:
             return changed, now
-        current = sql.current_status(connection, order_id, owner_id)
+        current = sql.current_status(connection, wanted.order_id, wanted.owner_id)
         if current is None:
-            raise Order.DoesNotExist(f"no order {order_id}")
-        if not can_transition(current, status):
+            raise Order.DoesNotExist(f"no order {wanted.order_id}")
+        if not can_transition(current, wanted.status):
             break
     assert current is not None
-    raise TransitionError(current, status)
+    raise TransitionError(current, wanted.status)
 
 
 def _change_with_orm(

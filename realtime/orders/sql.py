@@ -42,6 +42,24 @@ class Changed(NamedTuple):
     created_at: datetime.datetime
 
 
+class Wanted(NamedTuple):
+    """A status change asked for: the order, its new status, the statuses it
+    may move from, and whose the order must be (None: anyone's)."""
+
+    order_id: int
+    status: Status
+    sources: list[Status]
+    owner_id: int | None
+
+    def params(self, connection: BaseDatabaseWrapper, now: datetime.datetime) -> list[Any]:
+        """The UPDATE's parameters, in the order `_update_where` asks for them."""
+        params: list[Any] = [self.status.value, connection.ops.adapt_datetimefield_value(now)]
+        params += [self.order_id, *(source.value for source in self.sources)]
+        if self.owner_id is not None:
+            params.append(self.owner_id)
+        return params
+
+
 class Recorded(NamedTuple):
     seq: int
     owner_id: int
@@ -77,65 +95,41 @@ def _owner_name() -> str:
     )
 
 
-def _update_where(sources: int, owned: bool) -> str:
-    whose = " AND owner_id = %s" if owned else ""
-    sources_in = ", ".join(["%s"] * sources)
+def _update_where(wanted: Wanted) -> str:
+    whose = "" if wanted.owner_id is None else " AND owner_id = %s"
+    sources_in = ", ".join(["%s"] * len(wanted.sources))
     return (
         f"UPDATE {Order._meta.db_table} SET status = %s, version = version + 1, updated_at = %s "
         f"WHERE id = %s AND status IN ({sources_in}){whose}"
     )
 
 
-def _update(sources: int, owned: bool) -> str:
+def _update(wanted: Wanted) -> str:
     return (
-        f"{_update_where(sources, owned)} "
-        f"RETURNING owner_id, {_owner_name()}, version, items, created_at"
+        f"{_update_where(wanted)} RETURNING owner_id, {_owner_name()}, version, items, created_at"
     )
 
 
-def _change_and_record(sources: int, owned: bool) -> str:
+def _change_and_record(wanted: Wanted) -> str:
     payload = (
         f"jsonb_build_object('id', id, 'owner', {_owner_name()}, 'status', status, "
         f"'version', version, 'items', items, 'created_at', {_ISOFORMAT}, 'updated_at', %s::text)"
     )
     return (
-        f"WITH changed AS ({_update_where(sources, owned)} "
+        f"WITH changed AS ({_update_where(wanted)} "
         f"RETURNING id, owner_id, version, {payload} AS payload, {events_sql.SEQ_LOCK} AS locked) "
         f"{events_sql.INSERT_INTO} SELECT id, owner_id, version, %s, payload, %s::jsonb, %s "
         "FROM changed RETURNING seq, owner, version, payload::text"
     )
 
 
-def _where_params(
-    connection: BaseDatabaseWrapper,
-    order_id: int,
-    status: Status,
-    sources: list[Status],
-    owner_id: int | None,
-    now: datetime.datetime,
-) -> list[Any]:
-    params: list[Any] = [status.value, connection.ops.adapt_datetimefield_value(now), order_id]
-    params += [source.value for source in sources]
-    if owner_id is not None:
-        params.append(owner_id)
-    return params
-
-
 def change(
-    connection: BaseDatabaseWrapper,
-    order_id: int,
-    status: Status,
-    sources: list[Status],
-    owner_id: int | None,
-    now: datetime.datetime,
+    connection: BaseDatabaseWrapper, wanted: Wanted, now: datetime.datetime
 ) -> Changed | None:
-    """Move the order to `status` if it is in one of `sources` (and owned by
-    `owner_id`, if given); None when no such order is there to change."""
-    if not sources:
-        return None
-    params = _where_params(connection, order_id, status, sources, owner_id, now)
+    """Make the change if the order is in one of its sources (and is the
+    owner's); None when no such order is there to change."""
     with connection.cursor() as cursor:
-        cursor.execute(_update(len(sources), owner_id is not None), params)
+        cursor.execute(_update(wanted), wanted.params(connection, now))
         row = cursor.fetchone()
     if row is None:
         return None
@@ -150,23 +144,14 @@ def change(
 
 
 def change_and_record(
-    connection: BaseDatabaseWrapper,
-    order_id: int,
-    status: Status,
-    sources: list[Status],
-    owner_id: int | None,
-    now: datetime.datetime,
-    meta: str,
+    connection: BaseDatabaseWrapper, wanted: Wanted, now: datetime.datetime, meta: str
 ) -> Recorded | None:
     """PostgreSQL: `change`, and the change's `order.update` event (`meta` is
     its JSON text) written by the same statement; None when nothing changed."""
-    if not sources:
-        return None
-    params = _where_params(connection, order_id, status, sources, owner_id, now)
     stamp = connection.ops.adapt_datetimefield_value(now)
-    params += [now.isoformat(), ORDER_UPDATE, meta, stamp]
+    params = [*wanted.params(connection, now), now.isoformat(), ORDER_UPDATE, meta, stamp]
     with connection.cursor() as cursor:
-        cursor.execute(_change_and_record(len(sources), owner_id is not None), params)
+        cursor.execute(_change_and_record(wanted), params)
         row = cursor.fetchone()
     if row is None:
         return None
