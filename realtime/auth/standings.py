@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import NamedTuple
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, Subquery
 from django.utils.crypto import salted_hmac
@@ -107,6 +108,13 @@ class RecentStandings(RememberedStandings):
         with self._lock:
             self.remember(user_id, found, now)
         return found
+
+    async def aget(self, user_id: int) -> Standing:
+        """`get` from the event loop: a standing not remembered is looked up in a thread."""
+        known = self.known(user_id, time.monotonic())
+        if known is not None:
+            return known
+        return await sync_to_async(self.get)(user_id)
 
 
 class Standings(RememberedStandings):

@@ -84,9 +84,12 @@ def publish(
 
 def send_after_commit(row: Event, using: str = DEFAULT_DB_ALIAS) -> None:
     """Send a written event once its transaction commits (at once outside one)."""
-    transaction.on_commit(
-        lambda: event_committed.send(sender=Event, row=row), using=using, robust=True
-    )
+    transaction.on_commit(lambda: send_committed(row), using=using, robust=True)
+
+
+def send_committed(row: Event) -> None:
+    """Send an event whose write has committed."""
+    event_committed.send(sender=Event, row=row)
 
 
 def next_version(subject: int, using: str) -> int:

@@ -8,6 +8,7 @@ import datetime
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -20,12 +21,13 @@ from realtime.events.publishing import (
     encoded_meta,
     publish,
     send_after_commit,
+    send_committed,
 )
-from realtime.orders import sql
+from realtime.orders import pool, sql
 from realtime.orders.models import Order
 from realtime.orders.states import Status, allowed_next, can_transition
 
-__all__ = ["TransitionError", "change_status", "check_text", "create_order"]
+__all__ = ["TransitionError", "achange_status", "change_status", "check_text", "create_order"]
 
 # A refused change reads the status again; this many races in a row are a refusal.
 CHANGE_ATTEMPTS = 3
@@ -93,6 +95,32 @@ def change_status(
     return order
 
 
+async def achange_status(
+    order_id: int,
+    status: Status,
+    meta: dict[str, Any] | None = None,
+    *,
+    owner_id: int | None = None,
+) -> dict[str, Any]:
+    """`change_status` from the event loop. On PostgreSQL the one statement
+    runs on a connection from `realtime.orders.pool`, with no thread; a
+    change it does not make (to be tried again, or answered 404 or 409) and
+    every other database take `change_status` in a thread."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    wanted = _wanted(order_id, status, owner_id)
+    if sql.records_with_change(connection) and wanted.sources:
+        meta = meta or {}
+        meta_text = encoded_meta(meta)
+        now = timezone.now()
+        async with pool.connection() as borrowed:
+            recorded = await sql.achange_and_record(borrowed, connection, wanted, now, meta_text)
+        if recorded is not None:
+            # Written in autocommit: committed already.
+            send_committed(_event(wanted, recorded, meta, now))
+            return recorded.payload
+    return await sync_to_async(change_status)(order_id, status, meta, owner_id=owner_id)
+
+
 def _wanted(order_id: int, status: Status, owner_id: int | None) -> sql.Wanted:
     sources = [source for source in Status if can_transition(source, status)]
     return sql.Wanted(order_id, status, sources, owner_id)
@@ -104,7 +132,15 @@ def _change_and_record(
     recorded, now = _attempts(
         connection, wanted, lambda now: sql.change_and_record(connection, wanted, now, meta_text)
     )
-    row = Event(
+    send_after_commit(_event(wanted, recorded, meta, now))
+    return recorded.payload
+
+
+def _event(
+    wanted: sql.Wanted, recorded: sql.Recorded, meta: dict[str, Any], now: datetime.datetime
+) -> Event:
+    """The row `change_and_record` wrote."""
+    return Event(
         seq=recorded.seq,
         subject=wanted.order_id,
         owner=recorded.owner_id,
@@ -114,8 +150,6 @@ def _change_and_record(
         meta=meta,
         created_at=now,
     )
-    send_after_commit(row)
-    return recorded.payload
 
 
 def _attempts(

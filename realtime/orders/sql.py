@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.contrib.auth import get_user_model
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -30,6 +30,9 @@ from realtime.events import sql as events_sql
 from realtime.events.models import ORDER_UPDATE
 from realtime.orders.models import Order
 from realtime.orders.states import Status
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
 
 VENDORS = frozenset({"postgresql", "sqlite"})
 
@@ -148,11 +151,33 @@ def change_and_record(
 ) -> Recorded | None:
     """PostgreSQL: `change`, and the change's `order.update` event (`meta` is
     its JSON text) written by the same statement; None when nothing changed."""
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    params = [*wanted.params(connection, now), now.isoformat(), ORDER_UPDATE, meta, stamp]
     with connection.cursor() as cursor:
-        cursor.execute(_change_and_record(wanted), params)
-        row = cursor.fetchone()
+        cursor.execute(_change_and_record(wanted), _record_params(connection, wanted, now, meta))
+        return _recorded(cursor.fetchone())
+
+
+async def achange_and_record(
+    borrowed: AsyncConnection[Any],
+    connection: BaseDatabaseWrapper,
+    wanted: Wanted,
+    now: datetime.datetime,
+    meta: str,
+) -> Recorded | None:
+    """`change_and_record` on a connection from `realtime.orders.pool`
+    (`connection`, Django's, only adapts the parameters)."""
+    params = _record_params(connection, wanted, now, meta)
+    cursor = await borrowed.execute(_change_and_record(wanted), params)
+    return _recorded(await cursor.fetchone())
+
+
+def _record_params(
+    connection: BaseDatabaseWrapper, wanted: Wanted, now: datetime.datetime, meta: str
+) -> list[Any]:
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    return [*wanted.params(connection, now), now.isoformat(), ORDER_UPDATE, meta, stamp]
+
+
+def _recorded(row: tuple[Any, ...] | None) -> Recorded | None:
     if row is None:
         return None
     seq, owner, version, payload = row

@@ -164,7 +164,7 @@ async def test_http_during_a_cut_is_503_with_retry_after_and_no_error_line(
     token = await asyncio.to_thread(server.manage, "token", "ivy", "--create")
     async with cut(postgres_proxy):
         answers = [
-            await asyncio.to_thread(raw_get, f"{server.http}/api/orders/", token) for _ in range(5)
+            await asyncio.to_thread(raw_call, f"{server.http}/api/orders/", token) for _ in range(5)
         ]
     for status, retry_after, body in answers:
         assert (status, body) == (503, {"detail": "database unavailable"})
@@ -174,8 +174,40 @@ async def test_http_during_a_cut_is_503_with_retry_after_and_no_error_line(
     assert call("GET", f"{server.http}/api/orders/", token)[0] == 200
 
 
-def raw_get(url: str, token: str) -> tuple[int, str | None, object]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+async def test_a_status_change_during_a_cut_is_503_and_goes_through_after_it(
+    server: Daphne, postgres_proxy: Proxy
+) -> None:
+    """PATCH, whose change borrows the event loop's own connections, answers 503
+    with Retry-After during a cut, and changes the order once the database is
+    back, and again after its connections were reset, with no ERROR line."""
+    staff = await asyncio.to_thread(server.manage, "token", "kim", "--create", "--staff")
+    order = f"{server.http}/api/orders/{await asyncio.to_thread(new_order, server.http, staff)}/"
+    assert (await asyncio.to_thread(call, "PATCH", order, staff, {"status": "confirmed"}))[0] == 200
+    async with cut(postgres_proxy):
+        started = time.monotonic()
+        refused = await asyncio.to_thread(raw_call, order, staff, "PATCH", {"status": "preparing"})
+        waited = time.monotonic() - started
+    assert refused == (503, "5", {"detail": "database unavailable"})
+    assert waited < 8
+    status, body = await asyncio.to_thread(call, "PATCH", order, staff, {"status": "preparing"})
+    assert (status, body["status"], body["version"]) == (200, "preparing", 3)
+    await asyncio.to_thread(
+        postgres_proxy.add_toxic, type="reset_peer", stream="downstream", attributes={"timeout": 0}
+    )
+    await asyncio.sleep(1)
+    await asyncio.to_thread(postgres_proxy.destroy_toxic, "reset_peer_downstream")
+    status, body = await asyncio.to_thread(call, "PATCH", order, staff, {"status": "ready"})
+    assert (status, body["status"], body["version"]) == (200, "ready", 4)
+    assert server.error_lines() == []
+
+
+def raw_call(
+    url: str, token: str, method: str = "GET", body: object = None
+) -> tuple[int, str | None, object]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.headers.get("Retry-After"), json.loads(response.read())
@@ -201,4 +233,4 @@ async def test_connections_reset_under_the_server_cost_at_most_one_failed_reques
 
 
 async def acall_status(url: str, token: str) -> int:
-    return (await asyncio.to_thread(raw_get, url, token))[0]
+    return (await asyncio.to_thread(raw_call, url, token))[0]

@@ -4,6 +4,7 @@ remembered for the recheck interval, bounded in size."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterable
 
@@ -49,6 +50,25 @@ def test_an_http_standing_costs_one_query_while_it_is_fresh() -> None:
     assert recent.get(user.pk).staff is True
     recent.clear()
     assert recent.get(user.pk)[:2] == (True, False)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_an_http_standing_from_the_loop_is_looked_up_in_a_thread_once() -> None:
+    """`aget` looks a user up off the loop's thread, then answers from memory on it."""
+    user = await get_user_model().objects.acreate(username="alice", is_staff=True)
+    recent = RecentStandings(ttl=60.0)
+    threads: list[str] = []
+    looked_up = recent.get
+
+    def get(user_id: int) -> Standing:
+        threads.append(threading.current_thread().name)
+        return looked_up(user_id)
+
+    recent.get = get  # type: ignore[method-assign]
+    answers = [await recent.aget(user.pk) for _ in range(3)]
+    assert [(a.active, a.staff) for a in answers] == [(True, True)] * 3
+    assert len(threads) == 1
+    assert threads[0] != threading.current_thread().name
 
 
 INACTIVE = Standing(active=False, staff=False)
