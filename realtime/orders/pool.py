@@ -38,8 +38,11 @@ async def still_connected(connection: AsyncConnection[Any]) -> None:
     idle connection (the server's goodbye, the end of the stream) is
     confirmed with a round trip, which raises if the connection is gone, and
     the pool tries another."""
-    readable, _, _ = select.select([connection.fileno()], [], [], 0)
-    if readable:
+    # poll, not select: a server with thousands of sockets open hands the
+    # pool descriptors past select's limit of 1024.
+    poller = select.poll()
+    poller.register(connection.fileno(), select.POLLIN)
+    if poller.poll(0):
         await AsyncConnectionPool.check_connection(connection)
 
 

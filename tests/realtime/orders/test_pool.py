@@ -6,6 +6,8 @@ is Django's OperationalError, which the API answers 503."""
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -65,6 +67,32 @@ def test_an_idle_connection_the_server_spoke_on_is_checked_with_a_round_trip(
             theirs.sendall(b"E")
         connection = Socket(ours)
         asyncio.run(pool.still_connected(connection))  # type: ignore[arg-type]
+    assert rounds == [connection]
+
+
+@pytest.mark.timeout(10)
+def test_a_connection_past_selects_descriptor_limit_is_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A server with thousands of sockets lends connections numbered past 1024: still checked."""
+    rounds = checked(monkeypatch)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    high = 1500
+    if soft <= high:
+        if hard != resource.RLIM_INFINITY and hard <= high:
+            pytest.skip(f"this process may not open descriptor {high}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (high + 1, hard))
+    ours, theirs = socket.socketpair()
+    try:
+        os.dup2(ours.fileno(), high)
+        far = socket.socket(fileno=high)
+        with far, ours, theirs:
+            connection = Socket(far)
+            asyncio.run(pool.still_connected(connection))  # type: ignore[arg-type]
+            theirs.sendall(b"E")
+            asyncio.run(pool.still_connected(connection))  # type: ignore[arg-type]
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
     assert rounds == [connection]
 
 
