@@ -95,6 +95,11 @@ def change_status(
     return order
 
 
+def changes_on_the_loop() -> bool:
+    """Whether `achange_status` makes the change without a thread on this database."""
+    return sql.records_with_change(connections[DEFAULT_DB_ALIAS])
+
+
 async def achange_status(
     order_id: int,
     status: Status,
