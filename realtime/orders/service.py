@@ -111,9 +111,9 @@ async def achange_status(
     runs on a connection from `realtime.orders.pool`, with no thread; a
     change it does not make (to be tried again, or answered 404 or 409) and
     every other database take `change_status` in a thread."""
-    connection = connections[DEFAULT_DB_ALIAS]
     wanted = _wanted(order_id, status, owner_id)
-    if sql.records_with_change(connection) and wanted.sources:
+    if changes_on_the_loop() and wanted.sources:
+        connection = connections[DEFAULT_DB_ALIAS]
         meta = meta or {}
         meta_text = encoded_meta(meta)
         now = timezone.now()

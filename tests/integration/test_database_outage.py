@@ -54,6 +54,15 @@ def server(postgres_proxy: Proxy, tmp_path_factory: pytest.TempPathFactory) -> I
             yield daphne
 
 
+async def reset_for_a_second(proxy: Proxy) -> None:
+    """Every PostgreSQL connection through the proxy reset, for a second."""
+    await asyncio.to_thread(
+        proxy.add_toxic, type="reset_peer", stream="downstream", attributes={"timeout": 0}
+    )
+    await asyncio.sleep(1)
+    await asyncio.to_thread(proxy.destroy_toxic, "reset_peer_downstream")
+
+
 @contextlib.asynccontextmanager
 async def cut(proxy: Proxy) -> AsyncIterator[None]:
     """The database unreachable: its connections reset, new ones refused."""
@@ -191,11 +200,7 @@ async def test_a_status_change_during_a_cut_is_503_and_goes_through_after_it(
     assert waited < 8
     status, body = await asyncio.to_thread(call, "PATCH", order, staff, {"status": "preparing"})
     assert (status, body["status"], body["version"]) == (200, "preparing", 3)
-    await asyncio.to_thread(
-        postgres_proxy.add_toxic, type="reset_peer", stream="downstream", attributes={"timeout": 0}
-    )
-    await asyncio.sleep(1)
-    await asyncio.to_thread(postgres_proxy.destroy_toxic, "reset_peer_downstream")
+    await reset_for_a_second(postgres_proxy)
     status, body = await asyncio.to_thread(call, "PATCH", order, staff, {"status": "ready"})
     assert (status, body["status"], body["version"]) == (200, "ready", 4)
     assert server.error_lines() == []
@@ -222,11 +227,7 @@ async def test_connections_reset_under_the_server_cost_at_most_one_failed_reques
     token = await asyncio.to_thread(server.manage, "token", "lena", "--create")
     url = f"{server.http}/api/orders/"
     assert [(await acall_status(url, token)) for _ in range(4)] == [200] * 4
-    await asyncio.to_thread(
-        postgres_proxy.add_toxic, type="reset_peer", stream="downstream", attributes={"timeout": 0}
-    )
-    await asyncio.sleep(1)
-    await asyncio.to_thread(postgres_proxy.destroy_toxic, "reset_peer_downstream")
+    await reset_for_a_second(postgres_proxy)
     answers = [await acall_status(url, token) for _ in range(10)]
     assert sum(status != 200 for status in answers) <= 1, answers
     assert server.error_lines() == []

@@ -144,13 +144,18 @@ print(json.dumps(asyncio.run(main())))
 """
 
 
-# The pool serves PostgreSQL only.
-ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+def on_postgresql(test: Callable[..., None]) -> Callable[..., None]:
+    """A script test on a fresh PostgreSQL database: the pool serves no other."""
+    for mark in (
+        pytest.mark.integration,
+        pytest.mark.timeout(120),
+        pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
+    ):
+        test = mark(test)
+    return test
 
 
-@pytest.mark.integration
-@pytest.mark.timeout(120)
-@ON_POSTGRESQL
+@on_postgresql
 def test_a_connection_the_server_dropped_is_replaced_before_it_is_lent(
     django_script: Script,
 ) -> None:
@@ -160,9 +165,7 @@ def test_a_connection_the_server_dropped_is_replaced_before_it_is_lent(
     assert said["same_object"] is False
 
 
-@pytest.mark.integration
-@pytest.mark.timeout(120)
-@ON_POSTGRESQL
+@on_postgresql
 def test_a_database_out_of_reach_is_djangos_operational_error_within_the_wait(
     django_script: Script,
 ) -> None:
