@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from realtime import conf
 
@@ -79,8 +79,15 @@ async def connection() -> AsyncIterator[AsyncConnection[Any]]:
     with connections[DEFAULT_DB_ALIAS].wrap_database_errors:
         if pool.closed:
             await pool.open()
-        async with pool.connection() as borrowed:
-            yield borrowed
+        try:
+            async with pool.connection() as borrowed:
+                yield borrowed
+        except PoolTimeout:
+            # The pool tries to connect again after a backoff that doubles
+            # while the database is away, which would refuse requests for
+            # seconds after it is back; a new pool tries at the next request.
+            await close()
+            raise
 
 
 async def close() -> None:
