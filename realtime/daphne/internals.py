@@ -39,6 +39,10 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "sendHttpErrorResponse"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "CONFIG_ATTRS"),
     ("autobahn.websocket.protocol", "pformat"),
+    ("autobahn.websocket.protocol", "hltype"),
+    ("autobahn.websocket.protocol", "hlval"),
+    ("autobahn.twisted.websocket", "hltype"),
+    ("autobahn.twisted.websocket", "hlval"),
     ("twisted.internet.abstract.FileDescriptor", "_tempDataBuffer"),
     ("twisted.internet.abstract.FileDescriptor", "dataBuffer"),
     ("twisted.internet.abstract.FileDescriptor", "offset"),
@@ -179,19 +183,35 @@ def wrap_websocket_close(
     WebSocketProtocol._realtime_adapted = True
 
 
-def dump_options_only_for_debug() -> None:
-    """autobahn pretty-prints its thirty-odd options for a debug line on every
-    new connection, kept or not: 2 to 3 % of a connect storm's CPU
-    (docs/benchmarks.md). The dump is built only while txaio logs debug lines."""
-    import pprint
-
+def debug_text_only_for_debug() -> None:
+    """autobahn builds the text of its debug lines before it knows whether
+    they are kept: a pretty-printed dump of its thirty-odd options for every
+    new connection, and highlighted names and values for every read and
+    write (2 to 4 % of a connect storm's CPU, docs/benchmarks.md). These are
+    built only while txaio logs debug lines."""
+    import autobahn.twisted.websocket
     import autobahn.websocket.protocol
+
+    for module, name in (
+        (autobahn.websocket.protocol, "pformat"),
+        (autobahn.websocket.protocol, "hltype"),
+        (autobahn.websocket.protocol, "hlval"),
+        (autobahn.twisted.websocket, "hltype"),
+        (autobahn.twisted.websocket, "hlval"),
+    ):
+        original = getattr(module, name)
+        if not getattr(original, "only_for_debug", False):
+            setattr(module, name, _only_for_debug(original))
+
+
+def _only_for_debug(build: Callable[..., str]) -> Callable[..., str]:
     import txaio
 
-    def pformat(value: object, *args: Any, **kwargs: Any) -> str:
+    def built(*args: Any, **kwargs: Any) -> str:
         # Looked up per call: txaio binds its functions once a framework is chosen.
         if txaio.get_global_log_level() in ("debug", "trace"):  # type: ignore[attr-defined]
-            return pprint.pformat(value, *args, **kwargs)
+            return build(*args, **kwargs)
         return ""
 
-    setattr(autobahn.websocket.protocol, "pformat", pformat)  # noqa: B010
+    built.only_for_debug = True  # type: ignore[attr-defined]
+    return built

@@ -245,7 +245,7 @@ def serve(host: str, port: int, fd: int | None = None) -> None:
     sys.setswitchinterval(SWITCH_INTERVAL)
     start_hub()
     tune_garbage_collector()
-    internals.dump_options_only_for_debug()
+    internals.debug_text_only_for_debug()
     reactor.callWhenRunning(keep_readiness_current)
     drain = Drain(reactor, server, conf.settings.SHUTDOWN_GRACE)
     reactor.callWhenRunning(drain.install)

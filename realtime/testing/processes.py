@@ -144,8 +144,6 @@ class Daphne:
         # Every server a test starts migrates its database, whatever its settings.
         command = [sys.executable, "-m", "realtime.cli", "serve", "--port", str(self.port)]
         command.append("--migrate")
-        # Every server a test starts migrates its database, whatever its settings.
-        command.append("--migrate")
         if self.workers > 1:
             command += ["--workers", str(self.workers)]
         with self.output.open("ab") as out:

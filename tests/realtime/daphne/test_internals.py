@@ -95,22 +95,34 @@ def test_the_http_channel_is_behind_what_the_http_factory_builds() -> None:
     assert isinstance(http_channel(protocol), HTTPChannel)
 
 
-def test_autobahns_option_dump_is_built_only_for_debug_lines() -> None:
-    """Every new connection's pformat of autobahn's options is empty unless txaio logs debug."""
+def test_autobahns_debug_text_is_built_only_for_debug_lines() -> None:
+    """autobahn's option dump and highlighted names are empty unless txaio logs debug."""
+    import autobahn.twisted.websocket
     import autobahn.websocket.protocol
     import txaio
 
-    from realtime.daphne.internals import dump_options_only_for_debug
+    from realtime.daphne.internals import debug_text_only_for_debug
 
     source = inspect.getsource(autobahn.websocket.protocol.WebSocketProtocol._connectionMade)
     assert "pformat(configAttrLog)" in source
-    original = autobahn.websocket.protocol.pformat
+    assert "hltype(self.dataReceived)" in inspect.getsource(
+        autobahn.twisted.websocket.WebSocketAdapterProtocol.dataReceived
+    )
+    modules = (autobahn.websocket.protocol, autobahn.twisted.websocket)
+    originals = [(m, name, getattr(m, name)) for m in modules for name in ("hltype", "hlval")]
+    originals.append((autobahn.websocket.protocol, "pformat", autobahn.websocket.protocol.pformat))
     level = txaio.get_global_log_level()
     try:
-        dump_options_only_for_debug()
+        debug_text_only_for_debug()
+        debug_text_only_for_debug()
         assert autobahn.websocket.protocol.pformat([("a", 1)]) == ""
+        assert autobahn.twisted.websocket.hlval(5) == ""
+        assert autobahn.websocket.protocol.hltype(owner_of) == ""
         txaio.set_global_log_level("debug")
         assert autobahn.websocket.protocol.pformat([("a", 1)]) == "[('a', 1)]"
+        assert "5" in autobahn.twisted.websocket.hlval(5)
+        assert "owner_of" in autobahn.websocket.protocol.hltype(owner_of)
     finally:
         txaio.set_global_log_level(level)
-        autobahn.websocket.protocol.pformat = original
+        for module, name, original in originals:
+            setattr(module, name, original)

@@ -6,7 +6,10 @@ import logging
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from realtime.observability import logging as realtime_logging
 from realtime.observability.logging import (
     JsonFormatter,
     LogDirError,
@@ -16,6 +19,7 @@ from realtime.observability.logging import (
     TextFormatter,
     UnavailableAnswerFilter,
     configure,
+    log_event,
     redact,
 )
 
@@ -38,6 +42,42 @@ def test_redacts_tokens_passwords_and_jwts() -> None:
     for secret in (JWT, "abc.def", "hunter2", "hunter3"):
         assert secret not in line
     assert "since=3" in line
+
+
+WORDS = st.sampled_from(
+    ["token=", "TOKEN", "Bearer ", "bearer\t", "eyJ", "EYJ", "password", "Secret", ":", "=", '"']
+)
+SECRETISH = st.from_regex(r"[A-Za-z0-9._-]{1,20}", fullmatch=True)
+JWTISH = st.from_regex(r"eyJ[\w-]{5,8}\.[\w-]{1,5}\.[\w-]{0,5}", fullmatch=True)
+PIECES = st.one_of(WORDS, st.text(max_size=12), SECRETISH, JWTISH)
+
+
+@given(st.lists(PIECES, max_size=8).map("".join))
+def test_the_quick_check_skips_no_line_a_pattern_would_change(text: str) -> None:
+    """redact gives what every pattern applied in turn gives, for any line."""
+    expected = text
+    for pattern, replacement in realtime_logging._SECRET_PATTERNS:
+        expected = pattern.sub(replacement, expected)
+    assert redact(text) == expected
+
+
+def test_a_lifecycle_line_is_one_record_with_its_fields_and_none_below_the_level() -> None:
+    """log_event hands the logger's handlers one record; below the logger's level, none."""
+    seen: list[logging.LogRecord] = []
+    logger = logging.getLogger("realtime.test_log_event")
+    handler = logging.Handler()
+    handler.emit = seen.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        log_event(logger, "accept", conn="c1", cursor=3)
+        log_event(logger, "tick", logging.DEBUG, conn="c1")
+    finally:
+        logger.removeHandler(handler)
+    assert [(r.getMessage(), r.levelno, r.name) for r in seen] == [
+        ("accept", logging.INFO, "realtime.test_log_event")
+    ]
+    assert seen[0].fields == {"conn": "c1", "cursor": 3}  # type: ignore[attr-defined]
 
 
 def test_filter_redacts_fields_and_tracebacks() -> None:
