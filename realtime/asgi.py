@@ -19,6 +19,7 @@ django_app = get_asgi_application()
 
 from realtime import conf  # noqa: E402
 from realtime.development_key import LoopbackOnly  # noqa: E402
+from realtime.finished_requests import FinishedRequests  # noqa: E402
 from realtime.observability.http import HttpObserver  # noqa: E402
 from realtime.observability.logging import LIFECYCLE_LOGGER, log_event  # noqa: E402
 from realtime.request_threads import RequestThreads  # noqa: E402
@@ -70,7 +71,7 @@ application = LoopbackOnly(
             "http": HttpObserver(
                 ByPath(
                     {"/sse/orders/": stream, "/sse/orders": stream},
-                    RequestThreads(django_app, conf.settings.HTTP_THREADS),
+                    FinishedRequests(RequestThreads(django_app, conf.settings.HTTP_THREADS)),
                 )
             ),
             "websocket": URLRouter(
