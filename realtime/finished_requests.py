@@ -4,12 +4,12 @@ daphne tells the application `http.disconnect` once every response is sent.
 Django's ASGI handler listens for it in a task of its own, and when it comes
 after the response that task raises `RequestAborted`: the exception's
 traceback holds the handler's frame, which holds the task, which holds the
-exception. About a hundred objects per request that only the garbage
-collector frees, and its pauses (10 to 45 ms with replays under way) fall on
-other users' requests. Kept from Django, the disconnect is never read: the
-handler cancels its listener once the response is out, and the request's
-objects go when it ends. A disconnect before the response ends still reaches
-Django, which then stops the view.
+exception. About seventy objects per request that only the garbage
+collector frees, in collections that stop every other request while they
+run. Kept from Django, the disconnect is never read: the handler cancels
+its listener once the response is out, and the request's objects go when it
+ends. A disconnect before the response ends still reaches Django, which then
+stops the view.
 """
 
 from __future__ import annotations
