@@ -138,6 +138,9 @@ async def test_a_demoted_user_stops_receiving_another_users_order(server: Daphne
 
 async def test_a_token_is_renewed_without_reconnecting(server: Daphne) -> None:
     """welcome names the expiry; /api/token/refresh/ and an `auth` frame keep the socket past it."""
+    # Made before the socket opens: a Django start in a subprocess under the
+    # full suite outlasts the heartbeat timeout of a socket nobody reads.
+    other = await asyncio.to_thread(server.manage, "token", "frank", "--create")
     # Long enough to refresh before it lapses while the whole suite loads the machine.
     short = await asyncio.to_thread(server.manage, "token", "erin", "--create", "--ttl", "6")
     ws = await open_ws(server.ws, short)
@@ -152,7 +155,6 @@ async def test_a_token_is_renewed_without_reconnecting(server: Daphne) -> None:
     await frames_for(ws, welcome["expires_at"] - time.time() + 1.5)
     await ws.send(json.dumps({"type": "heartbeat", "ts": 1}))
     assert (await next_frame(ws, "heartbeat_ack"))["ts"] == 1
-    other = await asyncio.to_thread(server.manage, "token", "frank", "--create")
     await ws.send(json.dumps({"type": "auth", "token": other}))
     assert await close_code(ws) == 4401
     assert ws.close_reason == "token for another user"
