@@ -7,11 +7,20 @@ down or closing it with 1011."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 import daphne.server
 
+# autobahn's builders of debug-line text (debug_text_only_for_debug).
+DEBUG_TEXT: tuple[tuple[str, str], ...] = (
+    ("autobahn.websocket.protocol", "pformat"),
+    ("autobahn.websocket.protocol", "hltype"),
+    ("autobahn.websocket.protocol", "hlval"),
+    ("autobahn.twisted.websocket", "hltype"),
+    ("autobahn.twisted.websocket", "hlval"),
+)
 # (where, name): the attributes read or written below, and the methods of
 # daphne's classes the package overrides.
 PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
@@ -38,11 +47,7 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("autobahn.websocket.protocol.WebSocketProtocol", "sendCloseFrame"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "sendHttpErrorResponse"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "CONFIG_ATTRS"),
-    ("autobahn.websocket.protocol", "pformat"),
-    ("autobahn.websocket.protocol", "hltype"),
-    ("autobahn.websocket.protocol", "hlval"),
-    ("autobahn.twisted.websocket", "hltype"),
-    ("autobahn.twisted.websocket", "hlval"),
+    *DEBUG_TEXT,
     ("twisted.internet.abstract.FileDescriptor", "_tempDataBuffer"),
     ("twisted.internet.abstract.FileDescriptor", "dataBuffer"),
     ("twisted.internet.abstract.FileDescriptor", "offset"),
@@ -189,16 +194,8 @@ def debug_text_only_for_debug() -> None:
     new connection, and highlighted names and values for every read and
     write (2 to 4 % of a connect storm's CPU, docs/benchmarks.md). These are
     built only while txaio logs debug lines."""
-    import autobahn.twisted.websocket
-    import autobahn.websocket.protocol
-
-    for module, name in (
-        (autobahn.websocket.protocol, "pformat"),
-        (autobahn.websocket.protocol, "hltype"),
-        (autobahn.websocket.protocol, "hlval"),
-        (autobahn.twisted.websocket, "hltype"),
-        (autobahn.twisted.websocket, "hlval"),
-    ):
+    for where, name in DEBUG_TEXT:
+        module = importlib.import_module(where)
         original = getattr(module, name)
         if not getattr(original, "only_for_debug", False):
             setattr(module, name, _only_for_debug(original))

@@ -32,7 +32,6 @@ _SECRET_PATTERNS = [
 # Every pattern above needs one of these words: a line without any (nearly
 # every lifecycle line) is searched once instead of rewritten four times.
 _MAY_HOLD_SECRET = re.compile(r"(?i)token|bearer|eyJ|password|secret")
-_SPACE = re.compile(r"\s")
 
 
 def redact(text: str) -> str:
@@ -143,6 +142,9 @@ class TextFormatter(OnceFormatter):
         if record.exc_text:
             line += "\n" + record.exc_text
         return line
+
+
+_SPACE = re.compile(r"\s")
 
 
 def _text_value(value: object) -> str:

@@ -56,7 +56,6 @@ async def unreachable_after_requests(app: Any) -> int:
         for _ in range(REQUESTS):
             sent = await as_daphne_serves(app)
             assert sent[0]["status"] == 200
-        await asyncio.sleep(0)
         return gc.collect()
     finally:
         gc.enable()

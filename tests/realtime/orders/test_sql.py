@@ -187,7 +187,9 @@ def test_a_change_queued_behind_a_host_transaction_that_then_publishes_commits(
 def test_a_change_answers_and_refuses_as_the_orm_did(django_script: Script) -> None:
     """From a thread or an event loop, the answer is the stored order and its
     event's payload; refusals are 409 or 404."""
-    for change, said in django_script(ANSWERS).items():
+    results = django_script(ANSWERS)
+    assert set(results) == {"change_status", "achange_status"}
+    for change, said in results.items():
         assert isinstance(said, dict), change
         assert said["answer"] == said["stored"], change
         answer = said["answer"]
@@ -203,7 +205,9 @@ def test_a_change_answers_and_refuses_as_the_orm_did(django_script: Script) -> N
 def test_one_of_the_writers_racing_from_the_same_status_wins(django_script: Script) -> None:
     """Four writers confirm one pending order at once, from threads or event
     loops: one succeeds, three are refused."""
-    for change, said in django_script(RACE).items():
+    results = django_script(RACE)
+    assert set(results) == {"change_status", "achange_status"}
+    for change, said in results.items():
         assert isinstance(said, dict), change
         assert said["said"] == ["2", "confirmed", "confirmed", "confirmed"], change
         assert said["version"] == 2, change
