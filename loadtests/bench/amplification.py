@@ -2,7 +2,8 @@
 while one customer resumes many connections from seq 0 over a long history,
 with fair replay turns (WEBSOCKET_MAX_REPLAYS_PER_USER=2, the default) and
 without them (1000), each beside the same server's latency with no attack,
-measured in one run (docs/benchmarks.md).
+measured in one run (docs/benchmarks.md). With `--postgres-url`, on a fresh
+PostgreSQL database of that server instead of SQLite.
 
     .venv/bin/python -m loadtests.bench.amplification --events 20000 --connections 20
 """
@@ -24,7 +25,9 @@ from websockets.exceptions import ConnectionClosed
 
 from loadtests.bench.__main__ import TMPFS, Readers
 from loadtests.bench.targets import OPEN, OrdersTarget
+from loadtests.bench.write import postgres_database
 from realtime.observability.summary import percentile
+from realtime.testing.postgres import admin as postgres_admin
 
 # Runs with the server's settings before it starts: bob's long history.
 SEED = """
@@ -86,13 +89,19 @@ async def victim_latency(
 
 async def measure(per_user: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     await asyncio.to_thread(workdir.mkdir, parents=True)
+    url, name = "", ""
+    if args.postgres_url:
+        url, name = await asyncio.to_thread(postgres_database, args.postgres_url)
     target = OrdersTarget(
-        workdir, heartbeat=25.0, settings={"WEBSOCKET_MAX_REPLAYS_PER_USER": str(per_user)}
+        workdir,
+        heartbeat=25.0,
+        settings={"WEBSOCKET_MAX_REPLAYS_PER_USER": str(per_user)},
+        database_url=url,
     )
-    seed = [sys.executable, "-c", SEED, str(args.events)]
-    await asyncio.to_thread(subprocess.run, seed, env=target.server.env, check=True)
-    await asyncio.to_thread(target.start)
     try:
+        seed = [sys.executable, "-c", SEED, str(args.events)]
+        await asyncio.to_thread(subprocess.run, seed, env=target.server.env, check=True)
+        await asyncio.to_thread(target.start)
         quiet, _ = await victim_latency(target, args.rate, args.seconds)
         stop, replayed = asyncio.Event(), [0]
         attackers = [
@@ -109,6 +118,9 @@ async def measure(per_user: int, args: argparse.Namespace, workdir: Path) -> dic
         await asyncio.gather(*attackers, return_exceptions=True)
     finally:
         await asyncio.to_thread(target.stop)
+        if name:
+            drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+            await asyncio.to_thread(postgres_admin, drop, args.postgres_url)
     expected = int(args.rate * args.seconds)
     return {
         "p95 ms, no attack": percentile(quiet, 0.95),
@@ -126,14 +138,17 @@ async def main() -> None:
     parser.add_argument("--connections", type=int, default=20, help="attacking connections")
     parser.add_argument("--rate", type=float, default=20, help="victim updates per second")
     parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--postgres-url", default="", help="a PostgreSQL server's admin URL")
     args = parser.parse_args()
     rows = {}
     with tempfile.TemporaryDirectory(prefix="bench-", dir=TMPFS) as tmp:
         for label, per_user in (("fair turns (2 per user)", 2), ("no turns (1000)", 1000)):
             rows[label] = await measure(per_user, args, Path(tmp) / str(per_user))
+    database = "PostgreSQL" if args.postgres_url else "SQLite"
     print(
-        f"\namplification: {args.connections} connections resuming {args.events} events "
-        f"from seq 0, victim at {args.rate:g} updates/s for {args.seconds:g} s\n"
+        f"\namplification ({database}): {args.connections} connections resuming "
+        f"{args.events} events from seq 0, "
+        f"victim at {args.rate:g} updates/s for {args.seconds:g} s\n"
     )
     labels = list(rows)
     print(f"| metric | {' | '.join(labels)} |")
