@@ -1,10 +1,10 @@
 """`python -m loadtests.bench.wakeups`: how late this machine wakes a thread
 that sleeps, in a process doing nothing else. A sleeper asks for 1 ms
 at a time and counts the wake-ups that come more than `--late` ms after it
-went to sleep. On a machine where they are common, every handoff between
-threads in the server can pay that delay, and tail latencies measure the
-machine as much as the server (docs/benchmarks.md, "Fair replays: the tail
-is in the machine's wake-ups").
+went to sleep. Every handoff between threads in the server can pay
+that delay, so run it beside a benchmark to see how much of a tail is the
+machine's (docs/benchmarks.md, "Fair replays: a tail paid at every
+handoff").
 
     .venv/bin/python -m loadtests.bench.wakeups --seconds 20
 """
