@@ -25,9 +25,8 @@ from websockets.exceptions import ConnectionClosed
 
 from loadtests.bench.__main__ import TMPFS, Readers
 from loadtests.bench.targets import OPEN, OrdersTarget
-from loadtests.bench.write import postgres_database
 from realtime.observability.summary import percentile
-from realtime.testing.postgres import admin as postgres_admin
+from realtime.testing.postgres import fresh_database
 
 # Runs with the server's settings before it starts: bob's long history.
 SEED = """
@@ -89,14 +88,20 @@ async def victim_latency(
 
 async def measure(per_user: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     await asyncio.to_thread(workdir.mkdir, parents=True)
-    url, name = "", ""
-    if args.postgres_url:
-        url, name = await asyncio.to_thread(postgres_database, args.postgres_url)
+    if not args.postgres_url:
+        return await measure_on("", per_user, args, workdir)
+    with fresh_database("bench_amplification", args.postgres_url) as url:
+        return await measure_on(url, per_user, args, workdir)
+
+
+async def measure_on(
+    database_url: str, per_user: int, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
     target = OrdersTarget(
         workdir,
         heartbeat=25.0,
         settings={"WEBSOCKET_MAX_REPLAYS_PER_USER": str(per_user)},
-        database_url=url,
+        database_url=database_url,
     )
     try:
         seed = [sys.executable, "-c", SEED, str(args.events)]
@@ -118,9 +123,6 @@ async def measure(per_user: int, args: argparse.Namespace, workdir: Path) -> dic
         await asyncio.gather(*attackers, return_exceptions=True)
     finally:
         await asyncio.to_thread(target.stop)
-        if name:
-            drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-            await asyncio.to_thread(postgres_admin, drop, args.postgres_url)
     expected = int(args.rate * args.seconds)
     return {
         "p95 ms, no attack": percentile(quiet, 0.95),

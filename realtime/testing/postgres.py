@@ -139,9 +139,10 @@ def with_database(server: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def fresh_database(prefix: str = "realtime_test") -> Iterator[str]:
-    """The URL of a new, empty database, dropped afterwards."""
-    server = server_url()
+def fresh_database(prefix: str = "realtime_test", server: str = "") -> Iterator[str]:
+    """The URL of a new, empty database on `server` (by default this
+    process's, `server_url`), dropped afterwards."""
+    server = server or server_url()
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin(f'CREATE DATABASE "{name}"', server)
     try:
