@@ -43,8 +43,8 @@ from realtime.testing.processes import start_redis
 
 THREADS = 4
 FLOW = ("confirmed", "preparing", "ready", "delivered")
-# PATCH/s at the maximum, more than any run has reached (407 on PostgreSQL
-# with one worker): the orders made beforehand.
+# PATCH/s at the maximum, more than any run has reached (about 500 on
+# PostgreSQL with one worker): the orders made beforehand.
 PATCH_GUESS = 1000
 
 
