@@ -24,9 +24,8 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from loadtests.bench.__main__ import TMPFS, Readers
-from loadtests.bench.targets import OPEN, OrdersTarget
+from loadtests.bench.targets import OPEN, OrdersTarget, database
 from realtime.observability.summary import percentile
-from realtime.testing.postgres import fresh_database
 
 # Runs with the server's settings before it starts: bob's long history.
 SEED = """
@@ -88,9 +87,7 @@ async def victim_latency(
 
 async def measure(per_user: int, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     await asyncio.to_thread(workdir.mkdir, parents=True)
-    if not args.postgres_url:
-        return await measure_on("", per_user, args, workdir)
-    with fresh_database("bench_amplification", args.postgres_url) as url:
+    with database(args.postgres_url, "bench_amplification") as url:
         return await measure_on(url, per_user, args, workdir)
 
 

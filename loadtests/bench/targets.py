@@ -4,17 +4,19 @@ started like production with `realtime serve`) and the raw baseline."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 from websockets.asyncio.client import ClientConnection, connect
 
 from realtime.client.streaming import StreamEnded
+from realtime.testing.postgres import fresh_database
 from realtime.testing.processes import (
     HOST,
     Daphne,
@@ -37,6 +39,18 @@ class Stamps(NamedTuple):
 # WEBSOCKET_MAX_LAG (1000) / 4.
 ACK_EVERY = 250
 OPEN = {"open_timeout": 60, "max_queue": None, "ping_interval": None}
+
+
+@contextlib.contextmanager
+def database(postgres_url: str, prefix: str) -> Iterator[str]:
+    """A server's DATABASE_URL: a fresh database on the PostgreSQL server
+    `postgres_url` names, dropped afterwards, or "" (the target's own SQLite
+    file) when it names none."""
+    if not postgres_url:
+        yield ""
+        return
+    with fresh_database(prefix, postgres_url) as url:
+        yield url
 
 
 class OrdersTarget:

@@ -36,9 +36,8 @@ import psutil
 import requests
 
 from loadtests.bench.__main__ import TMPFS, Readers, close_all, open_many
-from loadtests.bench.targets import OrdersTarget
+from loadtests.bench.targets import OrdersTarget, database
 from realtime.observability.summary import percentile
-from realtime.testing.postgres import fresh_database
 from realtime.testing.processes import start_redis
 
 THREADS = 4
@@ -193,20 +192,16 @@ async def measure(target: OrdersTarget, subscribers: int, args: argparse.Namespa
 
 
 async def run(args: argparse.Namespace) -> None:
-    databases = ["sqlite"] + (["postgres"] if args.postgres_url else [])
     with tempfile.TemporaryDirectory(prefix="bench-write-", dir=TMPFS) as tmp:
-        for database in databases:
-            work = Path(tmp) / database
-            await asyncio.to_thread(work.mkdir)
-            if database == "sqlite":
-                await measure_on("", work, args)
-                continue
-            with fresh_database("bench_write", args.postgres_url) as url:
-                await measure_on(url, work, args)
+        await measure_on("", Path(tmp) / "sqlite", args)
+        if args.postgres_url:
+            with database(args.postgres_url, "bench_write") as url:
+                await measure_on(url, Path(tmp) / "postgres", args)
 
 
 async def measure_on(database_url: str, work: Path, args: argparse.Namespace) -> None:
     """The table for one database (the default SQLite one when `database_url` is empty)."""
+    await asyncio.to_thread(work.mkdir)
     target = OrdersTarget(work, database_url=database_url)
     await asyncio.to_thread(target.start)
     try:
@@ -241,10 +236,7 @@ async def compare_workers(args: argparse.Namespace) -> None:
             for workers in (1, args.workers):
                 work = Path(tmp) / f"workers-{workers}"
                 await asyncio.to_thread(work.mkdir)
-                with contextlib.ExitStack() as stack:
-                    url = ""
-                    if args.postgres_url:
-                        url = stack.enter_context(fresh_database("bench_write", args.postgres_url))
+                with database(args.postgres_url, "bench_write") as url:
                     target = OrdersTarget(
                         work, redis_url=redis.url, database_url=url, workers=workers
                     )
