@@ -2,7 +2,9 @@
 while one customer resumes many connections from seq 0 over a long history,
 with fair replay turns (WEBSOCKET_MAX_REPLAYS_PER_USER=2, the default) and
 without them (1000), each beside the same server's latency with no attack,
-measured in one run (docs/benchmarks.md). With `--postgres-url`, on a fresh
+and with the same attack on another server process sharing its database
+(what the machine, not the victim's server, costs the victim), measured in
+one run (docs/benchmarks.md). With `--postgres-url`, on a fresh
 PostgreSQL database of that server instead of SQLite.
 
     .venv/bin/python -m loadtests.bench.amplification --events 20000 --connections 20
@@ -91,43 +93,69 @@ async def measure(per_user: int, args: argparse.Namespace, workdir: Path) -> dic
         return await measure_on(url, per_user, args, workdir)
 
 
-async def measure_on(
-    database_url: str, per_user: int, args: argparse.Namespace, workdir: Path
-) -> dict[str, Any]:
-    target = OrdersTarget(
-        workdir,
-        heartbeat=25.0,
-        settings={"WEBSOCKET_MAX_REPLAYS_PER_USER": str(per_user)},
-        database_url=database_url,
-    )
+async def under_attack(
+    attacked: OrdersTarget, victim: OrdersTarget, args: argparse.Namespace
+) -> tuple[list[float], list[float], float]:
+    """The victim's latencies on `victim` while `args.connections` connections
+    replay bob's history from `attacked`, and the attackers' events/s."""
+    stop, replayed = asyncio.Event(), [0]
+    attackers = [
+        asyncio.create_task(resume_forever(attacked, replayed, stop))
+        for _ in range(args.connections)
+    ]
     try:
-        seed = [sys.executable, "-c", SEED, str(args.events)]
-        await asyncio.to_thread(subprocess.run, seed, env=target.server.env, check=True)
-        await asyncio.to_thread(target.start)
-        quiet, _ = await victim_latency(target, args.rate, args.seconds)
-        stop, replayed = asyncio.Event(), [0]
-        attackers = [
-            asyncio.create_task(resume_forever(target, replayed, stop))
-            for _ in range(args.connections)
-        ]
         await asyncio.sleep(1)
         started = time.monotonic()
-        attacked, published = await victim_latency(target, args.rate, args.seconds)
+        latencies, published = await victim_latency(victim, args.rate, args.seconds)
         elapsed = time.monotonic() - started
+    finally:
         stop.set()
         for task in attackers:
             task.cancel()
         await asyncio.gather(*attackers, return_exceptions=True)
+    return latencies, published, replayed[0] / elapsed
+
+
+async def measure_on(
+    database_url: str, per_user: int, args: argparse.Namespace, workdir: Path
+) -> dict[str, Any]:
+    # Two servers on one database: the victim's, and another that takes the
+    # same attack in the control phase. What the victim loses then is this
+    # machine's (its two cores shared with the attack, the database server and
+    # the benchmark), not its server's.
+    database_url = database_url or f"sqlite:///{workdir / 'db.sqlite3'}"
+    here, elsewhere = (
+        OrdersTarget(
+            directory,
+            heartbeat=25.0,
+            settings={"WEBSOCKET_MAX_REPLAYS_PER_USER": str(per_user)},
+            database_url=database_url,
+        )
+        for directory in (workdir / "victim", workdir / "elsewhere")
+    )
+    try:
+        seed = [sys.executable, "-c", SEED, str(args.events)]
+        await asyncio.to_thread(subprocess.run, seed, env=here.server.env, check=True)
+        await asyncio.to_thread(here.start)
+        await asyncio.to_thread(elsewhere.start)
+        quiet, _ = await victim_latency(here, args.rate, args.seconds)
+        attacked, published, rate = await under_attack(here, here, args)
+        control, _, _ = await under_attack(elsewhere, here, args)
     finally:
-        await asyncio.to_thread(target.stop)
+        await asyncio.to_thread(here.stop)
+        await asyncio.to_thread(elsewhere.stop)
     expected = int(args.rate * args.seconds)
+    calm, hit, beside = (percentile(got, 0.95) for got in (quiet, attacked, control))
     return {
-        "p95 ms, no attack": percentile(quiet, 0.95),
-        "p95 ms, under attack": percentile(attacked, 0.95),
-        "ratio": percentile(attacked, 0.95) / max(1e-9, percentile(quiet, 0.95)),
+        "p95 ms, no attack": calm,
+        "p95 ms, under attack": hit,
+        "ratio": hit / max(1e-9, calm),
+        "p95 ms, the attack on another server": beside,
+        "machine's share (another server ÷ no attack)": beside / max(1e-9, calm),
+        "server's share (under attack ÷ another server)": hit / max(1e-9, beside),
         "publish -> client p95 ms, under attack": percentile(published, 0.95),
-        "attacker events/s": replayed[0] / elapsed,
-        "lost": 2 * expected - len(quiet) - len(attacked),
+        "attacker events/s": rate,
+        "lost": 3 * expected - len(quiet) - len(attacked) - len(control),
     }
 
 
