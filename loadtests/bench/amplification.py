@@ -4,7 +4,8 @@ with fair replay turns (WEBSOCKET_MAX_REPLAYS_PER_USER=2, the default) and
 without them (1000), each beside the same server's latency with no attack,
 and with the same attack on another server process sharing its database
 (what the machine, not the victim's server, costs the victim), measured in
-one run (docs/benchmarks.md). With `--postgres-url`, on a fresh
+one run (docs/benchmarks.md). The attack runs in a process of its own
+(loadtests/bench/attacker.py). With `--postgres-url`, on a fresh
 PostgreSQL database of that server instead of SQLite.
 
     .venv/bin/python -m loadtests.bench.amplification --events 20000 --connections 20
@@ -14,19 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed
-
 from loadtests.bench.__main__ import TMPFS, Readers
-from loadtests.bench.targets import OPEN, OrdersTarget, database
+from loadtests.bench.attacker import READY
+from loadtests.bench.targets import OrdersTarget, database
 from realtime.observability.summary import percentile
 
 # Runs with the server's settings before it starts: bob's long history.
@@ -51,25 +48,6 @@ for start in range(0, count, 1000):
         Event(subject=o.pk, owner=bob.pk, version=1, payload=o.as_dict()) for o in orders
     )
 """
-
-
-async def resume_forever(target: OrdersTarget, replayed: list[int], stop: asyncio.Event) -> None:
-    """One attacking connection: resume bob from seq 0, read it all, again."""
-    for _ in range(1_000_000):
-        if stop.is_set():
-            return
-        url = f"{target.server.ws}?token={target.tokens['bob']}&since=0"
-        try:
-            async with connect(url, **OPEN) as ws:
-                async for text in ws:
-                    await target.on_message(ws, str(text))
-                    kind = json.loads(text)["type"]
-                    if kind == "order.update":
-                        replayed[0] += 1
-                    if kind in ("resumed", "resync_required") or stop.is_set():
-                        break
-        except (ConnectionClosed, OSError):
-            await asyncio.sleep(0.1)
 
 
 async def victim_latency(
@@ -97,23 +75,27 @@ async def under_attack(
     attacked: OrdersTarget, victim: OrdersTarget, args: argparse.Namespace
 ) -> tuple[list[float], list[float], float]:
     """The victim's latencies on `victim` while `args.connections` connections
-    replay bob's history from `attacked`, and the attackers' events/s."""
-    stop, replayed = asyncio.Event(), [0]
-    attackers = [
-        asyncio.create_task(resume_forever(attacked, replayed, stop))
-        for _ in range(args.connections)
-    ]
+    replay bob's history from `attacked`, and the attackers' events/s. The
+    attack runs in a process of its own (loadtests/bench/attacker.py), as an
+    attacker's phone would: this process then reads only the victim's frames."""
+    url = f"{attacked.server.ws}?token={attacked.tokens['bob']}&since=0"
+    command = [sys.executable, "-m", "loadtests.bench.attacker", "--url", url]
+    command += ["--connections", str(args.connections)]
+    attack = await asyncio.create_subprocess_exec(*command, stdout=subprocess.PIPE)
+    assert attack.stdout is not None
     try:
+        ready = await asyncio.wait_for(attack.stdout.readline(), timeout=60)
+        if ready.decode().strip() != READY:
+            raise RuntimeError(f"the attacker did not start: {ready!r}")
         await asyncio.sleep(1)
-        started = time.monotonic()
         latencies, published = await victim_latency(victim, args.rate, args.seconds)
-        elapsed = time.monotonic() - started
     finally:
-        stop.set()
-        for task in attackers:
-            task.cancel()
-        await asyncio.gather(*attackers, return_exceptions=True)
-    return latencies, published, replayed[0] / elapsed
+        if attack.returncode is None:
+            attack.terminate()
+        out, _ = await asyncio.wait_for(attack.communicate(), timeout=60)
+    if attack.returncode != 0:
+        raise RuntimeError(f"the attacker exited with {attack.returncode}")
+    return latencies, published, float(out.decode().strip() or 0)
 
 
 async def measure_on(

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -53,6 +53,28 @@ def database(postgres_url: str, prefix: str) -> Iterator[str]:
         yield url
 
 
+class Answers:
+    """What a benchmark's client of the order server owes it: each heartbeat
+    answered, and an ack every ACK_EVERY updates, as the protocol asks
+    (docs/protocol.md)."""
+
+    def __init__(self) -> None:
+        self.unacked: dict[ClientConnection, int] = {}
+
+    async def __call__(self, ws: ClientConnection, text: str) -> dict[str, Any]:
+        """The frame `text` holds, once answered."""
+        frame: dict[str, Any] = json.loads(text)
+        if frame["type"] == "heartbeat":
+            await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
+        elif frame["type"] == "order.update":
+            unacked = self.unacked.get(ws, 0) + 1
+            self.unacked[ws] = unacked
+            if unacked >= ACK_EVERY:
+                self.unacked[ws] = 0
+                await ws.send(json.dumps({"type": "heartbeat_ack", "cursor": frame["seq"]}))
+        return frame
+
+
 class OrdersTarget:
     """Topics are `all` (staff), or a customer's name (their `mine` scope)."""
 
@@ -86,7 +108,7 @@ class OrdersTarget:
         )
         self.server = Daphne(free_port(), env, workdir / "logs", workers=workers)
         self.tokens: dict[str, str] = {}
-        self.unacked: dict[ClientConnection, int] = {}
+        self.answers = Answers()
 
     @property
     def pid(self) -> int:
@@ -119,17 +141,9 @@ class OrdersTarget:
 
     async def on_message(self, ws: ClientConnection, text: str) -> Stamps | None:
         """An update's stamps, or None; answers heartbeats."""
-        frame = json.loads(text)
-        if frame["type"] == "heartbeat":
-            await ws.send(json.dumps({"type": "heartbeat_ack", "ts": frame["ts"]}))
+        frame = await self.answers(ws, text)
         if frame["type"] != "order.update":
             return None
-        # Ack every max_lag / 4 updates, as the protocol asks (docs/protocol.md).
-        unacked = self.unacked.get(ws, 0) + 1
-        self.unacked[ws] = unacked
-        if unacked >= ACK_EVERY:
-            self.unacked[ws] = 0
-            await ws.send(json.dumps({"type": "heartbeat_ack", "cursor": frame["seq"]}))
         client_ts = (frame.get("meta") or {}).get("client_ts")
         if client_ts is None:
             return None

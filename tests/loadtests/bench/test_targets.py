@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+from typing import cast
 
-from loadtests.bench.targets import database
+import pytest
+from websockets.asyncio.client import ClientConnection
+
+from loadtests.bench.targets import ACK_EVERY, Answers, database
 from realtime.testing import postgres
+from tests.loadtests.bench.scripted import Scripted, update
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,3 +28,25 @@ def test_a_postgresql_server_lends_a_fresh_database_for_the_run() -> None:
         assert "/bench_test_" in url
         assert postgres.answers(url)
     assert not postgres.answers(url)
+
+
+async def test_a_heartbeat_is_answered_with_its_own_stamp() -> None:
+    """A heartbeat gets a heartbeat_ack carrying the server's `ts`."""
+    ws = Scripted([])
+    heartbeat = json.dumps({"type": "heartbeat", "ts": 7.5})
+    frame = await Answers()(cast(ClientConnection, ws), heartbeat)
+    assert frame["type"] == "heartbeat"
+    assert ws.sent == [{"type": "heartbeat_ack", "ts": 7.5}]
+
+
+async def test_updates_are_acked_every_quarter_of_the_lag_per_connection() -> None:
+    """Each connection acks its own ACK_EVERY-th update with that update's seq, and no other."""
+    answers, one, other = Answers(), Scripted([]), Scripted([])
+    for seq in range(1, 2 * ACK_EVERY + 1):
+        await answers(cast(ClientConnection, one), json.dumps(update(seq)))
+    await answers(cast(ClientConnection, other), json.dumps(update(1)))
+    assert one.sent == [
+        {"type": "heartbeat_ack", "cursor": ACK_EVERY},
+        {"type": "heartbeat_ack", "cursor": 2 * ACK_EVERY},
+    ]
+    assert other.sent == []
