@@ -298,9 +298,8 @@ async def run(name: str, args: argparse.Namespace, workdir: Path, redis_url: str
             target.server.log_dir.parent.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(target.start)
         profile = None
-        if args.flamegraphs and isinstance(target, OrdersTarget):
-            transport = "sse" if isinstance(target, StreamTarget) else "websocket"
-            profile = FlameGraph(target.pid, args.flamegraphs / f"{name}-{transport}.svg")
+        if args.flamegraphs:
+            profile = FlameGraph(target.pid, args.flamegraphs / f"{name}-{server(target)}.svg")
         try:
             rows[target.name] = await bench(target, args)
         finally:
@@ -314,6 +313,14 @@ async def run(name: str, args: argparse.Namespace, workdir: Path, redis_url: str
     if args.markdown:
         with args.markdown.open("a", encoding="utf-8") as out:
             out.write(f"\n### {heading}\n\n{result}\n")
+
+
+def server(target: Target) -> str:
+    """The name of a target's flame graph: the baseline's beside each
+    transport's, so both show where the same benchmark's time goes."""
+    if isinstance(target, RawTarget):
+        return "raw"
+    return "sse" if isinstance(target, StreamTarget) else "websocket"
 
 
 class FlameGraph:
@@ -408,7 +415,7 @@ async def main() -> None:
         "--flamegraphs",
         type=Path,
         default=None,
-        help="write a py-spy flame graph (SVG) of the order server per benchmark here",
+        help="write a py-spy flame graph (SVG) of each server per benchmark here",
     )
     args = parser.parse_args()
     args.storm_timing = "with the client's jitter" if args.jitter else "at once"

@@ -35,7 +35,19 @@ async def handler(ws: ServerConnection) -> None:
 
 
 async def main(host: str, port: int, ping_interval: float) -> None:
-    async with serve(handler, host, port, max_queue=64, backlog=4096, ping_interval=ping_interval):
+    # No permessage-deflate, which websockets accepts by default and the order
+    # server refuses: with it, every connection held two zlib streams (about
+    # 34 KB) and every broadcast was compressed once per connection, so the
+    # baseline measured compression, not a server (docs/benchmarks.md).
+    async with serve(
+        handler,
+        host,
+        port,
+        compression=None,
+        max_queue=64,
+        backlog=4096,
+        ping_interval=ping_interval,
+    ):
         await asyncio.Future()
 
 

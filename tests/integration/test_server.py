@@ -167,3 +167,11 @@ async def test_server_frames_larger_than_the_client_frame_limit_are_delivered(st
     update = await next_frame(ws, "order.update")
     assert update["order"]["items"] == items
     await ws.close()
+
+
+async def test_permessage_deflate_is_refused(stack: Stack) -> None:
+    """A client offering permessage-deflate gets plain frames: updates are framed once for all."""
+    ws = await open_ws(stack.server.ws, stack.tokens["alice"])
+    assert ws.protocol.extensions == []
+    await next_frame(ws, "welcome")
+    await ws.close()
