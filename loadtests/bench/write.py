@@ -223,8 +223,8 @@ async def measure_on(database_url: str, work: Path, args: argparse.Namespace) ->
 async def compare_workers(args: argparse.Namespace) -> None:
     """PATCH/s of `--workers N` beside `--workers 1`, on Redis and the chosen database."""
     redis = await asyncio.to_thread(start_redis)
-    database = "postgres" if args.postgres_url else "sqlite"
-    print(f"\nwrite: {database} + Redis, {args.threads} threads, {args.seconds:g} s per figure\n")
+    backend = "postgres" if args.postgres_url else "sqlite"
+    print(f"\nwrite: {backend} + Redis, {args.threads} threads, {args.seconds:g} s per figure\n")
     print(
         "| workers | floor req/s | PATCH/s | PATCH ÷ floor | PATCH p50 / p99 ms | vs 1 worker "
         "| server CPU ms per request, floor / PATCH |"
