@@ -44,6 +44,9 @@ PRIVATE_NAMES: tuple[tuple[str, str], ...] = (
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_request_data"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_headers"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_request_params"),
+    ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_status_line"),
+    ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_request_uri"),
+    ("autobahn.websocket.protocol.WebSocketServerProtocol", "http_response_data"),
     ("autobahn.websocket.protocol.WebSocketProtocol", "sendCloseFrame"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "sendHttpErrorResponse"),
     ("autobahn.websocket.protocol.WebSocketServerProtocol", "CONFIG_ATTRS"),
@@ -89,12 +92,17 @@ def compresses(protocol: Any) -> bool:
 
 
 def release_handshake(protocol: Any) -> None:
-    """Drop what autobahn kept of the handshake (the raw request and its
-    parsed headers) and the header list daphne gave the ASGI scope, which
-    only the checks before accept read."""
+    """Drop what autobahn kept of the handshake (the raw request, its status
+    line and URI, both carrying the token, its parsed headers and query, and
+    the response it sent) and the header list daphne gave the ASGI scope,
+    which only the checks before accept read. The query is emptied in place:
+    the request daphne keeps for its log lines holds the same dict."""
     protocol.http_request_data = b""
+    protocol.http_status_line = ""
+    protocol.http_request_uri = ""
+    protocol.http_response_data = ""
     protocol.http_headers.clear()
-    protocol.http_request_params = {}
+    protocol.http_request_params.clear()
     protocol.clean_headers.clear()
 
 

@@ -65,22 +65,30 @@ def test_autobahn_still_copies_its_options_from_the_factory() -> None:
 
 
 def test_releasing_the_handshake_empties_what_only_the_handshake_read() -> None:
-    """The raw request, autobahn's parsed headers and the scope's header list go."""
+    """The raw request, its status line, URI, query and response, and the headers go."""
     from types import SimpleNamespace
 
     from realtime.daphne.internals import release_handshake
 
     headers = [(b"authorization", b"Bearer x")]
     scope = {"headers": headers}
+    params = {"token": ["x"]}
+    request = SimpleNamespace(params=params)
     protocol = SimpleNamespace(
-        http_request_data=b"GET /ws/orders/ HTTP/1.1",
+        http_request_data=b"GET /ws/orders/?token=x HTTP/1.1",
+        http_status_line="GET /ws/orders/?token=x HTTP/1.1",
+        http_request_uri="/ws/orders/?token=x",
+        http_response_data="HTTP/1.1 101 Switching Protocols",
         http_headers={"host": "h"},
-        http_request_params={"token": ["x"]},
+        http_request_params=params,
         clean_headers=headers,
     )
     release_handshake(protocol)
     assert (protocol.http_request_data, protocol.http_headers) == (b"", {})
+    assert (protocol.http_status_line, protocol.http_request_uri) == ("", "")
+    assert protocol.http_response_data == ""
     assert protocol.http_request_params == {}
+    assert request.params == {}
     assert scope["headers"] == []
 
 
