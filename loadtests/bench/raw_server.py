@@ -36,8 +36,8 @@ async def handler(ws: ServerConnection) -> None:
 
 async def main(host: str, port: int, ping_interval: float) -> None:
     # No permessage-deflate, which websockets accepts by default and the order
-    # server refuses: with it, every connection held two zlib streams (about
-    # 34 KB) and every broadcast was compressed once per connection, so the
+    # server refuses: with it, every connection held two zlib streams (32 KB
+    # of its 48) and every broadcast was compressed once per connection, so the
     # baseline measured compression, not a server (docs/benchmarks.md).
     async with serve(
         handler,
