@@ -43,7 +43,7 @@ class Attack:
                     try:
                         await self.replay(ws)
                     finally:
-                        self.answers.unacked.pop(ws, None)
+                        self.answers.forget(ws)
             except (ConnectionClosed, OSError):
                 await asyncio.sleep(0.1)
 

@@ -74,6 +74,11 @@ class Answers:
                 await ws.send(json.dumps({"type": "heartbeat_ack", "cursor": frame["seq"]}))
         return frame
 
+    def forget(self, ws: ClientConnection) -> None:
+        """A closed connection's count goes: a client that reconnects again and
+        again would otherwise keep one per connection it ever had."""
+        self.unacked.pop(ws, None)
+
 
 class OrdersTarget:
     """Topics are `all` (staff), or a customer's name (their `mine` scope)."""

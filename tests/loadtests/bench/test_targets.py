@@ -50,3 +50,14 @@ async def test_updates_are_acked_every_quarter_of_the_lag_per_connection() -> No
         {"type": "heartbeat_ack", "cursor": 2 * ACK_EVERY},
     ]
     assert other.sent == []
+
+
+async def test_a_forgotten_connection_counts_its_updates_afresh() -> None:
+    """After `forget`, a connection's unacked count starts again from zero."""
+    answers, ws = Answers(), Scripted([])
+    for seq in range(1, ACK_EVERY):
+        await answers(cast(ClientConnection, ws), json.dumps(update(seq)))
+    answers.forget(cast(ClientConnection, ws))
+    await answers(cast(ClientConnection, ws), json.dumps(update(ACK_EVERY)))
+    assert ws.sent == []
+    assert answers.unacked == {ws: 1}
