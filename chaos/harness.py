@@ -370,7 +370,7 @@ class Harness:
         truth = await self.truth()
         started = time.monotonic()
         while time.monotonic() - started < within:
-            if all(c.watcher.versions() == truth[c.user] for c in self.clients):
+            if all(c.watcher.holds(truth[c.user]) for c in self.clients):
                 return round(time.monotonic() - started, 3)
             await asyncio.sleep(0.05)
         return None

@@ -193,6 +193,12 @@ class OrdersClient:
     def stats(self) -> Stats:
         return self.session.stats
 
+    @property
+    def unread(self) -> int:
+        """Items queued for the iterator and not read yet. The store already
+        holds what they carry: it is updated as each frame arrives."""
+        return self._items.qsize()
+
     def start(self) -> None:
         if self._runner is None:
             self._runner = asyncio.create_task(self._run())

@@ -39,6 +39,11 @@ class Watcher:
     def versions(self) -> dict[int, int]:
         return {oid: int(order["version"]) for oid, order in self.client.store.orders.items()}
 
+    def holds(self, versions: dict[int, int]) -> bool:
+        """The store holds `versions` and every update behind them is recorded:
+        the store is a step ahead of `updates` until the recorder reads its queue."""
+        return self.client.unread == 0 and self.versions() == versions
+
     def received(self) -> list[tuple[int, int, int]]:
         return [(u.seq, u.order["id"], u.order["version"]) for u in self.updates]
 

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from realtime.client import ClientStopped, OrdersClient, State, StateChange, Update
+from realtime.testing.api import visible_versions
 from realtime.testing.processes import Daphne
 from realtime.testing.proxies import UpgradeRefusingProxy
+from realtime.testing.watchers import Watcher
 from tests.integration.conftest import make_server, seed_tokens
 from tests.integration.test_resume import write_directly
 
@@ -49,6 +51,36 @@ async def test_leaving_the_iterator_and_the_context_stops_the_client_promptly(
     assert client.state is State.CLOSED
     assert [type(i).__name__ for i in seen[:2]] == ["StateChange", "StateChange"]
     assert sum(isinstance(i, Update) for i in seen) == 5
+
+
+async def test_the_store_runs_ahead_of_the_iterator_until_its_items_are_read(
+    server: Daphne,
+) -> None:
+    """`unread` counts the updates the store holds and the iterator has not
+    given out; a Watcher `holds` versions only once it has recorded them."""
+    tokens = await asyncio.to_thread(seed_tokens, server)
+    await asyncio.to_thread(write_directly, server, 2, "alice", 1)
+    truth = await asyncio.to_thread(visible_versions, server.http, tokens["alice"])
+    client = OrdersClient(server.ws, tokens["alice"], since=0)
+    watcher = Watcher(client)
+    client.start()
+    try:
+        deadline = time.monotonic() + 10
+        while watcher.versions() != truth and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert watcher.versions() == truth
+        # Two connection changes and one update per version, none read yet.
+        assert client.unread == 2 + sum(truth.values())
+        assert not watcher.holds(truth)
+
+        watcher.task = asyncio.create_task(watcher._record())
+        deadline = time.monotonic() + 5
+        while not watcher.holds(truth) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert client.unread == 0
+        assert len(watcher.updates) == sum(truth.values())
+    finally:
+        await watcher.stop()
 
 
 async def watch_cli(url: str, token: str, *args: str, **pipes: Any) -> Process:
