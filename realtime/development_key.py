@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from django.conf import settings
@@ -32,7 +33,13 @@ def loopback(address: str) -> bool:
 
 
 class LoopbackOnly:
-    """ASGI: with the development key, only loopback clients reach `app`."""
+    """ASGI: with the development key, only loopback clients reach `app`.
+
+    `__call__` is plain, not async: it hands back `app`'s own awaitable, so a
+    WebSocket open for hours holds no coroutine of this guard's."""
+
+    # asgiref would take a plain __call__ for an ASGI 2 application.
+    _asgi_single_callable = True
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -43,22 +50,27 @@ class LoopbackOnly:
                 "so only loopback clients are served (others get 503)"
             )
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Awaitable[None]:
         client = scope.get("client")
         if not self.guarding or scope["type"] == "lifespan" or (client and loopback(client[0])):
-            await self.app(scope, receive, send)
-            return
-        body = json.dumps({"detail": DETAIL}).encode()
-        headers = [(b"content-type", b"application/json"), (b"retry-after", b"60")]
-        if scope["type"] == "http":
-            await send({"type": "http.response.start", "status": 503, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-        message = await receive()
-        if message["type"] != "websocket.connect":
-            return
-        if "websocket.http.response" not in scope.get("extensions", {}):
-            await send({"type": "websocket.close", "code": 1013, "reason": DETAIL[:120]})
-            return
-        await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
-        await send({"type": "websocket.http.response.body", "body": body})
+            return self.app(scope, receive, send)  # type: ignore[no-any-return]
+        return refuse(scope, receive, send)
+
+
+async def refuse(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """503 with the reason, or a 1013 close where the server cannot answer a
+    WebSocket handshake with a response of its own."""
+    body = json.dumps({"detail": DETAIL}).encode()
+    headers = [(b"content-type", b"application/json"), (b"retry-after", b"60")]
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 503, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 1013, "reason": DETAIL[:120]})
+        return
+    await send({"type": "websocket.http.response.start", "status": 503, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})

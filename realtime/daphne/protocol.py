@@ -3,7 +3,8 @@
 (autobahn takes only 1000 and 3000-4999 from an application, daphne drops
 reasons), the frame-size limit on incoming frames only, reading paused while
 the application is INBOUND_HIGH frames behind, a synchronous sender of ready
-frames, and nothing of the handshake kept once the socket is open."""
+frames, no send queue until a write needs one, and nothing of the handshake
+kept once the socket is open."""
 
 from __future__ import annotations
 
@@ -44,6 +45,7 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
     def connectionMade(self) -> None:
         super().connectionMade()
         self.transport.bufferSize = INBOUND_READ_BYTES
+        internals.drop_send_queue(self)
 
     def onConnect(self, request: Any) -> Any:
         # daphne decodes these as ASCII and would log a client's bad header
@@ -117,6 +119,8 @@ class OrdersWebSocketProtocol(WebSocketProtocol):  # type: ignore[misc]
             data = self.write_now(data)
             if not data:
                 return
+        else:
+            internals.restore_send_queue(self)
         super().sendData(data, sync, chopsize)
 
     def write_now(self, data: bytes) -> bytes:

@@ -91,13 +91,6 @@ class OrdersStream(Endpoint):
     transport = "sse"
     journal = Journal("sse")
 
-    @classmethod
-    def as_asgi(cls) -> Callable[[dict[str, Any], Receive, Send], Awaitable[None]]:
-        async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
-            await cls()(scope, receive, send)
-
-        return app
-
     def __init__(self) -> None:
         self.scope: dict[str, Any] = {}
         self.principal = ANONYMOUS

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -92,12 +93,14 @@ class OrdersConsumer(Endpoint, AsyncWebsocketConsumer):  # type: ignore[misc]
 
     async def connect_client(self, receive: Any) -> dict[str, Any] | None:
         """Admit and open the connection; a disconnect that came meanwhile is returned."""
+        # Taken out of the scope, which lives as long as the connection.
+        hold = self.scope.get("extensions", {}).pop(PENDING_HOLD, None)
         principal, refused, _ = await self.admit()
         # Read before accept(), after which the scope's headers are released.
         presented = token_from_scope(self.scope)
         await self.accept()
         if principal is None and connection.awaits_auth_frame(refused, presented):
-            message, principal, refused = await self.authenticate_first_frame(receive)
+            message, principal, refused = await self.authenticate_first_frame(receive, hold)
             if message is not None:
                 return message
         if refused is not None or principal is None:
@@ -107,11 +110,11 @@ class OrdersConsumer(Endpoint, AsyncWebsocketConsumer):  # type: ignore[misc]
         return None
 
     async def authenticate_first_frame(
-        self, receive: Any
+        self, receive: Any, hold: Callable[[], Callable[[], None]] | None
     ) -> tuple[dict[str, Any] | None, Principal | None, Close | None]:
         """A connect with no token waits HTTP_HEADER_TIMEOUT for an `auth`
-        frame, holding a place in its address's pending cap meanwhile."""
-        hold = self.scope.get("extensions", {}).get(PENDING_HOLD)
+        frame, holding a place in its address's pending cap meanwhile (`hold`
+        takes it and returns its release)."""
         release = hold() if hold is not None else None
         deadline = conf.settings.HTTP_HEADER_TIMEOUT
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+from typing import Any
 
 import pytest
 
@@ -90,6 +91,33 @@ def test_releasing_the_handshake_empties_what_only_the_handshake_read() -> None:
     assert protocol.http_request_params == {}
     assert request.params == {}
     assert scope["headers"] == []
+
+
+def test_autobahn_writes_plainly_past_an_empty_tuple_for_its_send_queue() -> None:
+    """A plain write with the queue dropped goes to the transport, and a
+    synchronised one finds a real queue put back."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from autobahn.websocket.protocol import WebSocketProtocol
+
+    from realtime.daphne.internals import drop_send_queue, restore_send_queue
+
+    written: list[bytes] = []
+    protocol: Any = WebSocketProtocol()
+    protocol.transport = SimpleNamespace(write=written.append)
+    protocol.state = WebSocketProtocol.STATE_OPEN
+    protocol.trafficStats = SimpleNamespace(outgoingOctetsWireLevel=0)
+    protocol.log = SimpleNamespace(debug=lambda *args, **kwargs: None)
+    protocol.peer = "tcp:127.0.0.1:1"
+    protocol.logOctets = False
+    drop_send_queue(protocol)
+    protocol.sendData(b"plain")
+    assert (written, protocol.send_queue) == ([b"plain"], ())
+    restore_send_queue(protocol)
+    protocol.send_queue.append((b"queued", True))
+    assert isinstance(protocol.send_queue, deque)
+    assert len(protocol.send_queue) == 1
 
 
 def test_the_http_channel_is_behind_what_the_http_factory_builds() -> None:

@@ -114,6 +114,19 @@ def test_ready_frames_are_declined_when_compressing_and_refused_when_closing() -
         proto.send_frame_now(b"\x81\x00")
 
 
+def test_a_synchronised_write_gets_a_send_queue_back() -> None:
+    """With the send queue dropped, a synchronised write still goes out, first in line."""
+    proto, transport = protocol()
+    internals.drop_send_queue(proto)
+    proto.triggered = True
+    proto.sendData(b"synced", sync=True)
+    assert isinstance(proto.send_queue, collections.deque)
+    assert list(proto.send_queue) == [(b"synced", True)]
+    proto.sendData(b"after")
+    assert transport.socket.received == b""
+    assert list(proto.send_queue) == [(b"synced", True), (b"after", False)]
+
+
 def test_reading_pauses_at_the_high_mark_and_resumes_at_the_low_one() -> None:
     """INBOUND_HIGH frames waiting pause the socket; draining to INBOUND_LOW resumes it."""
     proto, transport = protocol()

@@ -18,6 +18,7 @@ from realtime.auth.tokens import token_for
 from realtime.delivery.hub import get_hub
 from realtime.orders import service
 from realtime.orders.states import Status
+from realtime.ws.wire import PENDING_HOLD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(30)]
 
@@ -206,6 +207,28 @@ async def test_a_connect_without_a_token_is_welcomed_after_an_auth_first_frame()
     assert welcome["type"] == "welcome"
     assert welcome["user"] == "staff"
     assert (await next_of(communicator, "subscribed"))["scope"] == "all"
+    await communicator.disconnect()
+
+
+@pytest.mark.usefixtures("hub_cleanup")
+async def test_the_pending_hold_is_taken_out_of_the_scope_and_released() -> None:
+    """The wait for an auth frame holds its place once and frees it; the scope keeps no hold."""
+    staff = await user("staff", staff=True)
+    calls: list[str] = []
+
+    def hold() -> Any:
+        calls.append("held")
+        return lambda: calls.append("released")
+
+    communicator = WebsocketCommunicator(application, "/ws/orders/")
+    extensions = communicator.scope.setdefault("extensions", {})
+    extensions[PENDING_HOLD] = hold
+    connected, _ = await communicator.connect()
+    assert connected
+    assert PENDING_HOLD not in extensions
+    await communicator.send_json_to({"type": "auth", "token": await token(staff)})
+    assert (await communicator.receive_json_from(timeout=3))["type"] == "welcome"
+    assert calls == ["held", "released"]
     await communicator.disconnect()
 
 
