@@ -17,7 +17,7 @@ from realtime.development_key import LoopbackOnly  # noqa: E402
 from realtime.finished_requests import FinishedRequests  # noqa: E402
 from realtime.observability.http import HttpObserver  # noqa: E402
 from realtime.request_threads import RequestThreads  # noqa: E402
-from realtime.routing import ByPath, ByType, unknown_websocket_path  # noqa: E402
+from realtime.routing import ByPath, ByType, exact_paths, unknown_websocket_path  # noqa: E402
 from realtime.sse.stream import OrdersStream  # noqa: E402
 from realtime.ws.consumer import OrdersConsumer  # noqa: E402
 
@@ -28,13 +28,11 @@ application = LoopbackOnly(
         {
             "http": HttpObserver(
                 ByPath(
-                    {"/sse/orders/": stream, "/sse/orders": stream},
+                    exact_paths("sse/orders/", stream),
                     FinishedRequests(RequestThreads(django_app, conf.settings.HTTP_THREADS)),
                 )
             ),
-            "websocket": ByPath(
-                {"/ws/orders/": consumer, "/ws/orders": consumer}, unknown_websocket_path
-            ),
+            "websocket": ByPath(exact_paths("ws/orders/", consumer), unknown_websocket_path),
         }
     )
 )

@@ -30,10 +30,19 @@ from realtime.observability.logging import LIFECYCLE_LOGGER, log_event
 logger = logging.getLogger(LIFECYCLE_LOGGER)
 
 
-def _both(prefix: str, app: Any) -> list[URLPattern]:
-    """`prefix` with and without its trailing slash."""
+def _forms(prefix: str) -> tuple[str, str]:
+    """`prefix` with and without its trailing slash, without the leading one."""
     bare = prefix.strip("/")
-    return [path(f"{bare}/", app), path(bare, app)]
+    return f"{bare}/", bare
+
+
+def _both(prefix: str, app: Any) -> list[URLPattern]:
+    return [path(form, app) for form in _forms(prefix)]
+
+
+def exact_paths(prefix: str, app: Any) -> dict[str, Any]:
+    """The paths `_both` matches, for `ByPath`."""
+    return {f"/{form}": app for form in _forms(prefix)}
 
 
 def websocket_urlpatterns(prefix: str = "ws/orders/") -> list[URLPattern]:

@@ -213,14 +213,16 @@ class OrdersClient:
         with contextlib.suppress(asyncio.QueueFull):
             self._items.put_nowait(None)
 
-    async def drop(self) -> None:
+    async def drop(self) -> bool:
         """Abort the current connection without a close frame, as a network
-        drop would; the client reconnects and resumes."""
+        drop would; the client reconnects and resumes. False when there was
+        no connection to drop (the client is between connections)."""
         ws, stream = self._ws, self._stream
         if ws is not None:
             ws.transport.abort()
         if stream is not None:
             stream.abort()
+        return ws is not None or stream is not None
 
     async def __aenter__(self) -> OrdersClient:
         self.start()

@@ -198,7 +198,7 @@ async def test_auto_falls_back_to_the_stream_where_upgrades_are_refused(server: 
         client = OrdersClient(proxy.http, tokens["alice"], since=0, transport="auto")
         async with client:
             assert (await first_connected(client)).transport == "sse"
-            await client.drop()
+            assert await client.drop()
             assert (await first_connected(client)).transport == "sse"
             await asyncio.to_thread(write_directly, server, 1, "alice", 5)
             async with asyncio.timeout(20):
@@ -277,8 +277,10 @@ async def test_a_token_provider_is_asked_at_every_connect(server: Daphne) -> Non
         return tokens["alice"]
 
     client = OrdersClient(server.http, provider, refresh_path=None, snapshot_path=None)
+    # Nothing to drop before the client connects.
+    assert not await client.drop()
     async with client:
         await first_connected(client)
-        await client.drop()
+        assert await client.drop()
         await first_connected(client)
     assert len(asked) == 2

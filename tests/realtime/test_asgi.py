@@ -39,13 +39,16 @@ def test_a_websocket_gets_the_consumers_own_coroutine_and_the_servers_scope(path
         awaitable.close()
 
 
-def test_a_stream_gets_the_streams_own_coroutine_inside_the_http_observer() -> None:
-    """The SSE path reaches the stream's coroutine through the HTTP observer alone."""
-    made = scope("http", "/sse/orders/")
+@pytest.mark.parametrize("path", ["/sse/orders/", "/sse/orders"])
+def test_a_stream_gets_the_streams_own_coroutine_inside_the_http_observer(path: str) -> None:
+    """The SSE paths reach the stream's coroutine through the HTTP observer alone."""
+    made = scope("http", path)
     awaitable = asgi.application(made, receive, send)
     try:
         assert awaitable.cr_code is asgi.HttpObserver.__call__.__code__
-        assert asgi.stream is asgi.application.app.routes["http"].app.routes["/sse/orders/"]
+        inner = asgi.application.app.routes["http"].app(made, receive, send)
+        assert inner.cr_code is OrdersStream.__call__.__code__
+        inner.close()
     finally:
         awaitable.close()
 
