@@ -270,15 +270,17 @@ async def reconnected(
                 f"the last client reconnected after {mine[-1]:.1f} s (bound {bound} s)",
                 transport,
             )
-        spread(r, mine, transport)
+        tries = [(h.clients[i].watcher.tried_after(since) or since) - since for i in on]
+        r.figure("busiest_100ms_connects", busiest_share(mine), transport)
+        r.figure("busiest_100ms_tries", busiest_share(tries), transport)
 
 
-def spread(r: Rows, times: list[float], transport: str) -> None:
-    """What share of the clients came back within the same 100 ms."""
+def busiest_share(times: list[float]) -> float:
+    """The largest share of `times` (seconds) that falls within one 100 ms window."""
     buckets: dict[int, int] = {}
     for t in times:
         buckets[int(t * 10)] = buckets.get(int(t * 10), 0) + 1
-    r.figure("busiest_100ms_share", round(max(buckets.values()) / len(times), 3), transport)
+    return round(max(buckets.values()) / len(times), 3)
 
 
 async def teardown_done(h: Harness, r: Rows) -> None:
@@ -365,6 +367,9 @@ async def proxy_down(h: Harness, p: Profile, r: Rows) -> None:
             transport=transport,
             backoff_base=0.5,
             backoff_cap=5.0,
+            # The client's own default: a handshake queued behind 500 others on
+            # a busy machine is waited for, not abandoned and tried again.
+            open_timeout=10.0,
         )
     h.start_writing()
     await asyncio.sleep(1)
@@ -373,13 +378,16 @@ async def proxy_down(h: Harness, p: Profile, r: Rows) -> None:
     enabled = time.monotonic()
     await h.set_enabled(h.app, True)
     # The stated bound: a client may start a full backoff-cap sleep (5 s) just
-    # before the proxy returns, then needs up to its open timeout (2 s) under
-    # the load of 500 handshakes, plus 3 s of slack on a shared 2-core machine.
-    await reconnected(h, r, enabled, bound=5.0 + 2.0 + 3.0)
+    # before the proxy returns, then its handshake waits behind up to 500
+    # others: 5 s of it on a shared 2-core machine.
+    await reconnected(h, r, enabled, bound=5.0 + 5.0)
+    # A herd is clients trying at once. When they are let in is the server's
+    # pace through its backlog, which bunches on a busy machine: that share
+    # is a figure, not a verdict.
     for row in r.by.values():
-        busiest = row.figures.get("busiest_100ms_share")
+        busiest = row.figures.get("busiest_100ms_tries")
         if isinstance(busiest, float) and busiest > 0.25:
-            row.violations.append(f"{busiest:.0%} of clients reconnected within one 100 ms window")
+            row.violations.append(f"{busiest:.0%} of clients tried to reconnect within 100 ms")
     for transport in r.transports:
         r.figure("clients", len(h.clients_on(transport)), transport)
 

@@ -62,6 +62,20 @@ class Watcher:
             (t for t, c in self.changes if c.state is State.CONNECTED and t >= moment), None
         )
 
+    def tried_after(self, moment: float) -> float | None:
+        """When the attempt that connected the client after `moment` (monotonic)
+        started: the end of the backoff sleep before it, or `moment` when the
+        client was already trying then."""
+        connected = self.connected_after(moment)
+        if connected is None:
+            return None
+        sleeps = [
+            t + (c.retry_in or 0.0)
+            for t, c in self.changes
+            if c.state is State.RECONNECTING and t <= connected
+        ]
+        return max(sleeps[-1], moment) if sleeps else moment
+
     def left_after(self, moment: float) -> float | None:
         """When the client next lost its connection after `moment` (monotonic), if it did."""
         return next(

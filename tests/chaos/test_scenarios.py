@@ -57,6 +57,12 @@ async def test_scenario_holds_the_guarantees(
         assert row.figures["writes"] > 0
 
 
+def test_the_busiest_share_counts_times_within_one_100_ms_window() -> None:
+    """Jittered times spread thin; times bunched in one 100 ms window make up most of it."""
+    assert scenarios.busiest_share([0.05, 0.25, 0.45, 0.65]) == 0.25
+    assert scenarios.busiest_share([1.01, 1.02, 1.09, 3.0]) == 0.75
+
+
 def test_the_runner_writes_a_report_and_fails_on_violations(tmp_path: Path) -> None:
     """`python -m chaos run` writes report.md, report.json and junit.xml; exit 0 when all pass."""
     run = subprocess.run(
