@@ -43,6 +43,39 @@ PY_SPY = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 TMPFS = "/dev/shm" if Path("/dev/shm").is_dir() else None
 
 
+class HeartbeatClock:
+    """One connection's longest wait for a heartbeat: from its start to the
+    first, then between heartbeats (the tick must keep its schedule). As
+    received, and by the server's own `ts` stamps: a client process busy with
+    thousands of handshakes reads late, and only the second is the server's."""
+
+    def __init__(self) -> None:
+        self.last, self.last_ts = time.monotonic(), time.time()
+        self.longest = self.longest_ts = 0.0
+
+    def seen(self, text: str) -> None:
+        if '"heartbeat"' in text:
+            now = time.monotonic()
+            self.longest, self.last = max(self.longest, now - self.last), now
+            ts = float(json.loads(text)["ts"])
+            self.longest_ts, self.last_ts = max(self.longest_ts, ts - self.last_ts), ts
+
+    def gaps(self) -> tuple[float, float]:
+        """The longest gaps so far, counting the wait since the last heartbeat."""
+        return (
+            max(self.longest, time.monotonic() - self.last),
+            max(self.longest_ts, time.time() - self.last_ts),
+        )
+
+
+def gap_figures(gaps: list[tuple[float, float]]) -> dict[str, float]:
+    nan = float("nan")
+    return {
+        "longest heartbeat gap s": max((g for g, _ in gaps), default=nan),
+        "longest gap by the server's stamps s": max((g for _, g in gaps), default=nan),
+    }
+
+
 class Readers:
     """One reader task per connection, recording each update's latency."""
 
@@ -53,13 +86,16 @@ class Readers:
         self.delivery: list[float] = []
         self.last = 0.0
         self.tasks: list[asyncio.Task[None]] = []
+        self.gaps: list[tuple[float, float]] = []
 
     def add(self, ws: ClientConnection, record: bool = True) -> None:
         self.tasks.append(asyncio.create_task(self._read(ws, record)))
 
     async def _read(self, ws: ClientConnection, record: bool) -> None:
+        clock = HeartbeatClock()
         try:
             async for text in ws:
+                clock.seen(str(text))
                 stamps = await self.target.on_message(ws, str(text))
                 if stamps is not None and record:
                     now = time.time()
@@ -68,6 +104,13 @@ class Readers:
                     self.last = now
         except ConnectionClosed:
             pass
+        finally:
+            if not isinstance(self.target, RawTarget):
+                self.gaps.append(clock.gaps())
+
+    def longest_gaps(self) -> dict[str, float]:
+        """The longest heartbeat gap of any reader, as received and by the server's stamps."""
+        return gap_figures(self.gaps)
 
     async def wait_for(self, count: int, idle: float = 15.0) -> None:
         await wait_for_count(lambda: len(self.latencies), count, idle)
@@ -131,6 +174,7 @@ async def fanout(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "p95 ms": percentile(readers.latencies, 0.95),
         "p99 ms": percentile(readers.latencies, 0.99),
         "lost": expected - got,
+        **readers.longest_gaps(),
     }
 
 
@@ -147,25 +191,14 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     done: list[float] = []
     got: list[set[float]] = []
     readers: list[asyncio.Task[None]] = []
-    # Per connection, the longest wait for a heartbeat: from the connect to the
-    # first, then between heartbeats (the tick must keep its schedule). As
-    # received, and by the server's own `ts` stamps: a client process busy with
-    # thousands of handshakes reads late, and only the second is the server's.
-    gaps: list[float] = []
-    stamped_gaps: list[float] = []
+    gaps: list[tuple[float, float]] = []
     closed_by_server: list[int] = []
 
     async def read(ws: ClientConnection, seen: set[float]) -> None:
-        last = time.monotonic()
-        last_ts = time.time()
-        longest = longest_ts = 0.0
+        clock = HeartbeatClock()
         try:
             async for text in ws:
-                if '"heartbeat"' in text:
-                    now = time.monotonic()
-                    longest, last = max(longest, now - last), now
-                    ts = float(json.loads(text)["ts"])
-                    longest_ts, last_ts = max(longest_ts, ts - last_ts), ts
+                clock.seen(str(text))
                 stamps = await target.on_message(ws, str(text))
                 if stamps is not None:
                     seen.add(stamps.due)
@@ -174,8 +207,7 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         finally:
             # The raw server's keepalive is a protocol ping, which no reader sees.
             if not isinstance(target, RawTarget):
-                gaps.append(max(longest, time.monotonic() - last))
-                stamped_gaps.append(max(longest_ts, time.time() - last_ts))
+                gaps.append(clock.gaps())
 
     async def one(index: int) -> ClientConnection:
         if args.jitter:
@@ -213,8 +245,7 @@ async def storm(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "server CPU ms per connection": cpu / max(1, len(sockets)) * 1000,
         "time to last s": last,
         "updates lost": expected - sum(len(seen) for seen in got),
-        "longest heartbeat gap s": max(gaps, default=float("nan")),
-        "longest gap by the server's stamps s": max(stamped_gaps, default=float("nan")),
+        **gap_figures(gaps),
         "closed by the server": len(closed_by_server),
     }
 

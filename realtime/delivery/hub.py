@@ -259,6 +259,10 @@ class Hub:
             )
             for event in events:
                 self._dispatch(event)
+                # A page may hold hundreds of events for thousands of
+                # connections: heartbeats and reads wait for one event's
+                # fan-out, never a page's.
+                await asyncio.sleep(0)
             filled += len(events)
             if len(events) < REPAIR_PAGE:
                 break

@@ -81,6 +81,38 @@ async def test_repair_delivers_what_the_layer_dropped() -> None:
     assert [e.seq for e in recorder.events] == seqs
 
 
+async def test_a_repair_lets_the_loop_run_between_its_events() -> None:
+    """Events filled from the database go out one per turn of the event loop,
+    so a page of them holds up no heartbeat or read for longer than one event."""
+    owner_id, seqs = await database_sync_to_async(make_events)(4)
+    hub = Hub(heartbeat_interval=25, heartbeat_timeout=60)
+    hub.cursor = seqs[0] - 1
+    turns = 0
+    seen: list[int] = []
+
+    class Counting(Recorder):
+        def deliver(self, event: Event) -> None:
+            seen.append(turns)
+            super().deliver(event)
+
+    async def spin() -> None:
+        nonlocal turns
+        for _ in range(10_000_000):
+            turns += 1
+            await asyncio.sleep(0)
+
+    recorder = Counting(owner_id)
+    hub.register(recorder)
+    hub.subscribe(recorder, MINE)
+    spinner = asyncio.create_task(spin())
+    try:
+        assert await hub.repair() == 4
+    finally:
+        spinner.cancel()
+    assert [e.seq for e in recorder.events] == seqs
+    assert seen == sorted(set(seen)), "two events went out in the same turn of the loop"
+
+
 async def test_events_route_only_to_matching_groups() -> None:
     """mine goes to the owner, order:<id> to its watchers, all to staff; leaving empties groups."""
     hub = Hub(heartbeat_interval=25, heartbeat_timeout=60)
