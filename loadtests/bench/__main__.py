@@ -108,10 +108,6 @@ class Readers:
             if not isinstance(self.target, RawTarget):
                 self.gaps.append(clock.gaps())
 
-    def longest_gaps(self) -> dict[str, float]:
-        """The longest heartbeat gap of any reader, as received and by the server's stamps."""
-        return gap_figures(self.gaps)
-
     async def wait_for(self, count: int, idle: float = 15.0) -> None:
         await wait_for_count(lambda: len(self.latencies), count, idle)
 
@@ -174,7 +170,7 @@ async def fanout(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "p95 ms": percentile(readers.latencies, 0.95),
         "p99 ms": percentile(readers.latencies, 0.99),
         "lost": expected - got,
-        **readers.longest_gaps(),
+        **gap_figures(readers.gaps),
     }
 
 

@@ -69,12 +69,15 @@ class Watcher:
         connected = self.connected_after(moment)
         if connected is None:
             return None
-        sleeps = [
-            t + (c.retry_in or 0.0)
-            for t, c in self.changes
-            if c.state is State.RECONNECTING and t <= connected
-        ]
-        return max(sleeps[-1], moment) if sleeps else moment
+        woke = next(
+            (
+                t + (c.retry_in or 0.0)
+                for t, c in reversed(self.changes)
+                if c.state is State.RECONNECTING and t <= connected
+            ),
+            moment,
+        )
+        return max(woke, moment)
 
     def left_after(self, moment: float) -> float | None:
         """When the client next lost its connection after `moment` (monotonic), if it did."""
